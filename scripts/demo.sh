@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Sets up .venv (first run only) and runs the main job: `xaikit demo`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/xaikit demo "$@"

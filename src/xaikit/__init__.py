@@ -1,0 +1,39 @@
+"""xaikit: explain deep networks and unsupervised models, and evaluate the explanations.
+
+The entry point is :func:`explain`; every method returns an :class:`Explanation`.
+"""
+
+from xaikit import engine, lrp, models
+from xaikit.api import explain
+from xaikit.core import (
+    ClassTarget,
+    Explainer,
+    Explanation,
+    LogOdds,
+    OutputSelection,
+    Predicted,
+    get_method,
+    make_method,
+    methods,
+    register_method,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClassTarget",
+    "Explainer",
+    "Explanation",
+    "LogOdds",
+    "OutputSelection",
+    "Predicted",
+    "__version__",
+    "engine",
+    "explain",
+    "get_method",
+    "lrp",
+    "make_method",
+    "methods",
+    "models",
+    "register_method",
+]

@@ -1,0 +1,94 @@
+"""The base class of all explainers."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from torch import Tensor
+
+from xaikit.core.explanation import Explanation
+from xaikit.core.targets import ResolvedTarget, Target, TargetLike, as_target
+from xaikit.core.validation import check_eval_mode, check_inputs, preserved_model_state
+
+Model = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class Attribution:
+    """What an explainer's :meth:`Explainer.attribute` returns."""
+
+    attribution: Tensor
+    output: Tensor
+    target: ResolvedTarget
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Explainer(ABC):
+    """An explanation method: construct it with its options, call it on model, inputs, target.
+
+    Subclasses implement :meth:`attribute` and store each constructor argument as an
+    attribute of the same name (so that :attr:`options` can report them).
+    """
+
+    name: ClassVar[str] = "explainer"
+    #: Whether the model must be in eval mode (dropout/batch-norm in training mode raise).
+    requires_eval: ClassVar[bool] = True
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The constructor options of this explainer, as set."""
+        params = inspect.signature(type(self).__init__).parameters
+        return {
+            p: getattr(self, p)
+            for p in params
+            if p != "self" and hasattr(self, p)
+        }
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}({opts})"
+
+    def __call__(
+        self,
+        model: Model,
+        inputs: Tensor,
+        target: TargetLike = None,
+        *,
+        feature_names: Sequence[str] | None = None,
+    ) -> Explanation:
+        """Explain ``model``'s predictions on the batch ``inputs`` for ``target``.
+
+        Parameters
+        ----------
+        model : torch.nn.Module or callable
+            Maps a batch ``(N, ...)`` to outputs ``(N, classes)`` or ``(N,)``.
+        inputs : torch.Tensor
+            The batch to explain; never modified.
+        target : int, tensor, callable, Target or None
+            What to explain; the predicted class by default. See :func:`xaikit.core.as_target`.
+        feature_names : sequence of str, optional
+            Names of the input features (tabular data), kept for plots.
+        """
+        x = check_inputs(inputs)
+        if self.requires_eval:
+            check_eval_mode(model)
+        with preserved_model_state(model):
+            result = self.attribute(model, x, as_target(target))
+        return Explanation(
+            attribution=result.attribution,
+            output=result.output,
+            target=result.target.index,
+            method=self.name,
+            options=self.options,
+            inputs=x.detach(),
+            extras=result.extras,
+            feature_names=feature_names,
+        )
+
+    @abstractmethod
+    def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
+        """Compute the attribution (inputs already validated, model state guarded)."""

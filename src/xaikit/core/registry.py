@@ -1,0 +1,96 @@
+"""A registry of explanation methods, reachable by name."""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from xaikit.core.base import Explainer
+
+_REGISTRY: dict[str, type[Explainer]] = {}
+_ALIASES: dict[str, str] = {}
+
+E = TypeVar("E", bound="type[Explainer]")
+
+
+def register_method(name: str, *, aliases: tuple[str, ...] = ()) -> Any:
+    """Class decorator registering an :class:`~xaikit.core.base.Explainer` under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The name users pass as ``xaikit.explain(..., method=name)``.
+    aliases : tuple of str
+        Other accepted names.
+    """
+
+    def decorate(cls: E) -> E:
+        key = name.lower()
+        if key in _REGISTRY and _REGISTRY[key] is not cls:
+            raise ValueError(f"a method named {name!r} is already registered ({_REGISTRY[key]!r})")
+        _REGISTRY[key] = cls
+        cls.name = key
+        for alias in aliases:
+            _ALIASES[alias.lower()] = key
+        return cls
+
+    return decorate
+
+
+def get_method(name: str) -> type[Explainer]:
+    """The explainer class registered under ``name`` (or one of its aliases)."""
+    key = _ALIASES.get(name.lower(), name.lower())
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(
+            f"unknown explanation method {name!r}; registered methods are: {known}. "
+            "See xaikit.methods() for their options."
+        ) from None
+
+
+def make_method(name: str, **options: Any) -> Explainer:
+    """Instantiate the explainer registered under ``name`` with ``options``."""
+    cls = get_method(name)
+    signature = inspect.signature(cls.__init__)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    if not accepts_any:
+        allowed = [p for p in signature.parameters if p != "self"]
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise TypeError(
+                f"method {cls.name!r} got unknown option(s) {unknown}; "
+                f"its options are: {allowed}"
+            )
+    return cls(**options)
+
+
+def methods(details: bool = False) -> list[str] | dict[str, dict[str, Any]]:
+    """Names of all registered methods.
+
+    Parameters
+    ----------
+    details : bool
+        If true, return a mapping from each name to its one-line summary and options
+        with their defaults.
+    """
+    if not details:
+        return sorted(_REGISTRY)
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(_REGISTRY):
+        cls = _REGISTRY[key]
+        params = inspect.signature(cls.__init__).parameters
+        options = {
+            p.name: (None if p.default is inspect.Parameter.empty else p.default)
+            for p in params.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
+        doc = (cls.__doc__ or "").strip().splitlines()
+        out[key] = {
+            "summary": doc[0] if doc else "",
+            "options": options,
+            "aliases": sorted(a for a, k in _ALIASES.items() if k == key),
+        }
+    return out

@@ -1,0 +1,117 @@
+"""Input checks that turn silent mistakes into clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+_TRAINING_SENSITIVE: tuple[type[nn.Module], ...] = (
+    nn.modules.dropout._DropoutNd,
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+)
+
+
+def check_inputs(inputs: Any, *, name: str = "inputs", min_ndim: int = 2) -> Tensor:
+    """Validate a batch of inputs and return it as a tensor (never a modified copy).
+
+    Raises
+    ------
+    TypeError
+        If ``inputs`` is not a floating-point tensor or array.
+    ValueError
+        If it has no batch dimension or contains NaN or inf.
+    """
+    if isinstance(inputs, np.ndarray):
+        inputs = torch.from_numpy(inputs)
+    if not isinstance(inputs, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(inputs).__name__}")
+    if not inputs.dtype.is_floating_point:
+        raise TypeError(
+            f"{name} must be floating point, got dtype {inputs.dtype}; convert with .float()"
+        )
+    if inputs.ndim < min_ndim:
+        raise ValueError(
+            f"{name} has shape {tuple(inputs.shape)}; pass a batch of shape (N, ...) "
+            f"(for a single sample use x[None])"
+        )
+    finite = torch.isfinite(inputs)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()
+        raise ValueError(
+            f"{name} contain {len(bad)} NaN or inf value(s) (first at index {tuple(bad[0].tolist())}); "
+            "clean or impute them before explaining"
+        )
+    return inputs
+
+
+def check_eval_mode(model: Callable[..., Any]) -> None:
+    """Raise if a module whose behaviour depends on training mode is in training mode."""
+    if not isinstance(model, nn.Module):
+        return
+    for name, module in model.named_modules():
+        if module.training and isinstance(module, _TRAINING_SENSITIVE):
+            where = f"module {name!r}" if name else "the model"
+            raise ValueError(
+                f"{where} ({type(module).__name__}) is in training mode, where its output is "
+                "random or batch-dependent and explanations would be wrong; call model.eval() "
+                "before explaining"
+            )
+
+
+def model_device(model: Callable[..., Any], default: torch.device | None = None) -> torch.device:
+    """Device of the model's first parameter or buffer (``default`` or CPU if it has none)."""
+    if isinstance(model, nn.Module):
+        for tensor in model.parameters():
+            return tensor.device
+        for tensor in model.buffers():
+            return tensor.device
+    return default if default is not None else torch.device("cpu")
+
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+)
+
+
+@contextmanager
+def preserved_model_state(model: Callable[..., Any]) -> Iterator[None]:
+    """Restore training flags, ``requires_grad``, ``.grad`` and hooks on exit, also after errors.
+
+    Explainers never edit parameters or buffers; this guard restores what temporary
+    instrumentation may touch, so that the user's model is unchanged after any call.
+    """
+    if not isinstance(model, nn.Module):
+        yield
+        return
+    modules = list(model.modules())
+    training = [m.training for m in modules]
+    params = list(model.parameters())
+    requires_grad = [p.requires_grad for p in params]
+    grads = [p.grad for p in params]
+    hooks = [{k: dict(getattr(m, k, {})) for k in _HOOK_DICTS} for m in modules]
+    try:
+        yield
+    finally:
+        for module, flag, saved in zip(modules, training, hooks):
+            module.training = flag
+            for key, before in saved.items():
+                current = getattr(module, key, None)
+                if current is None:
+                    continue
+                for handle_id in [h for h in current if h not in before]:
+                    del current[handle_id]
+        for param, flag, grad in zip(params, requires_grad, grads):
+            param.requires_grad_(flag)
+            param.grad = grad

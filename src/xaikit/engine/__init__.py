@@ -1,0 +1,22 @@
+"""The propagation engine shared by LRP and other modified-backward methods."""
+
+from xaikit.engine.dispatch import Propagation
+from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
+from xaikit.engine.graft import graft, relevance_ratio, safe_reciprocal, stabilize, times_input
+from xaikit.engine.layer import LayerInfo, LinearOp
+from xaikit.engine.ops import register_operation, supported_operations
+
+__all__ = [
+    "LayerInfo",
+    "LinearOp",
+    "ModelModeError",
+    "Propagation",
+    "UnsupportedOperationError",
+    "graft",
+    "register_operation",
+    "relevance_ratio",
+    "safe_reciprocal",
+    "stabilize",
+    "supported_operations",
+    "times_input",
+]

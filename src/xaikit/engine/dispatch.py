@@ -1,0 +1,493 @@
+"""The propagation engine: a ``__torch_function__`` mode that rewires a model's forward pass.
+
+While a model runs inside :class:`Propagation`, every torch operation touching a tensor
+derived from the input is intercepted: its true value is computed as usual, and a
+propagation graph is built beside it, according to the composite's rule for that
+operation. The gradient of that graph is the relevance. Because operations are seen at
+the function level, functional activations (``F.relu``), residual ``+``, a module used
+twice and any Python control flow need no glue; an operation the engine does not know
+raises :class:`~xaikit.engine.errors.UnsupportedOperationError`.
+
+Nothing of the model is modified: modified weights are new tensors, and the only
+temporary change (forward hooks that name the module being run) is undone on exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils.weak import WeakTensorKeyDictionary
+
+from xaikit.engine import ops
+from xaikit.engine.composite_protocol import RuleProvider
+from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
+from xaikit.engine.graft import graft
+from xaikit.engine.layer import LayerInfo, LinearOp
+
+_LAYER_KINDS = ("dense", "conv", "conv_transpose")
+
+
+@dataclass
+class _Carry:
+    """What the engine knows of a tensor derived from the input.
+
+    ``op``/``source``/``rule`` are set for outputs of parametric layers, whose propagation
+    graph is built only when first needed (so that a following batch-norm can be merged
+    into the layer first). ``graph`` is the tensor carrying the propagation graph.
+    """
+
+    graph: Tensor | None = None
+    positive_graph: Tensor | None = None
+    op: LinearOp | None = None
+    source: Tensor | None = None
+    rule: Any = None
+
+
+def _default_rule(kind: str) -> Any:
+    from xaikit.lrp.rules import Epsilon, Norm, Pass
+
+    if kind in _LAYER_KINDS:
+        return Epsilon()
+    if kind == "sum":
+        return Norm()
+    return Pass()
+
+
+class Propagation(TorchFunctionMode):
+    """Run a model's forward pass with relevance propagation graphs attached.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        The model (used to name the module that performs each operation).
+    rules : RuleProvider
+        Chooses the rule of each operation (see :class:`xaikit.lrp.Composite`).
+    merge_batchnorm : bool
+        Merge an eval-mode batch normalization into the linear layer before it, for the
+        explanation only (the canonical LRP treatment).
+
+    Examples
+    --------
+    >>> with Propagation(model, composite) as prop:          # doctest: +SKIP
+    ...     out = model(x_leaf)
+    >>> graph = prop.graph_of(out)                           # doctest: +SKIP
+    >>> relevance, = torch.autograd.grad(graph, x_leaf, start_relevance)  # doctest: +SKIP
+    """
+
+    def __init__(self, model: Callable[..., Any], rules: RuleProvider, *, merge_batchnorm: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.rules = rules
+        self.merge_batchnorm = merge_batchnorm
+        self._carry: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._stack: list[nn.Module] = []
+        self._names: dict[int, str] = {}
+        self._handles: list[Any] = []
+        self._counts: dict[str, int] = {}
+        self.layers: list[LayerInfo] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Propagation:
+        if isinstance(self.model, nn.Module):
+            for name, module in self.model.named_modules():
+                self._names.setdefault(id(module), name)
+                self._handles.append(module.register_forward_pre_hook(self._push))
+                self._handles.append(module.register_forward_hook(self._pop, always_call=True))
+        try:
+            super().__enter__()
+        except BaseException:
+            self._remove_hooks()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self._remove_hooks()
+
+    def _remove_hooks(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _push(self, module: nn.Module, inputs: Any) -> None:
+        self._stack.append(module)
+
+    def _pop(self, module: nn.Module, inputs: Any, output: Any) -> None:
+        if self._stack and self._stack[-1] is module:
+            self._stack.pop()
+
+    # ------------------------------------------------------------------ tracking
+    def track(self, x: Tensor) -> Tensor:
+        """Mark ``x`` (a leaf requiring grad) as carrying relevance; returns it."""
+        self._carry[x] = _Carry(graph=x)
+        return x
+
+    def carries(self, x: Any) -> bool:
+        """Whether ``x`` is a tensor derived from a tracked input."""
+        return isinstance(x, Tensor) and x in self._carry
+
+    def graph_of(self, x: Tensor, *, positive_only: bool = False) -> Tensor:
+        """The propagation graph of a carrying tensor (built now if it was pending).
+
+        ``positive_only`` tells that the consumer (a ReLU) discards negative values, so a
+        rule may skip the work that only serves relevance on negative outputs.
+        """
+        carry = self._carry.get(x)
+        if carry is None:
+            raise ValueError(
+                "this tensor does not depend on the explained input; does the model use its input?"
+            )
+        if carry.graph is None and positive_only and hasattr(carry.rule, "propagate_positive"):
+            if carry.positive_graph is None:
+                assert carry.op is not None and carry.source is not None
+                graph = carry.rule.propagate_positive(carry.op, self.graph_of(carry.source))
+                carry.positive_graph = graft(graph, x)
+                self._carry[carry.positive_graph] = _Carry(graph=carry.positive_graph)
+            return carry.positive_graph
+        if carry.graph is None:
+            assert carry.op is not None and carry.source is not None
+            graph = carry.rule.propagate(carry.op, self.graph_of(carry.source))
+            carry.graph = graft(graph, x)
+            self._carry[carry.graph] = _Carry(graph=carry.graph)
+        return carry.graph
+
+    def layer_of(self, x: Tensor) -> tuple[LinearOp, Tensor, Any] | None:
+        """``(op, input, rule)`` if ``x`` is the direct output of a parametric layer."""
+        carry = self._carry.get(x)
+        if carry is None or carry.op is None:
+            return None
+        assert carry.source is not None
+        return carry.op, carry.source, carry.rule
+
+    def _mark(self, out: Any) -> Any:
+        def mark(t: Any) -> Any:
+            if isinstance(t, Tensor) and t.dtype.is_floating_point and t.requires_grad:
+                self._carry[t] = _Carry(graph=t)
+            return t
+
+        tree_map(mark, out)
+        return out
+
+    def _resolve(self, tree: Any) -> Any:
+        return tree_map(lambda t: self.graph_of(t) if self.carries(t) else t, tree)
+
+    # ------------------------------------------------------------------ naming
+    def _info(self, kind: str, func: Callable[..., Any]) -> LayerInfo:
+        module = self._stack[-1] if self._stack else None
+        name = self._names.get(id(module), "") if module is not None else ""
+        index = -1
+        kind_index = -1
+        if kind in _LAYER_KINDS:
+            index = self._counts.get("__layers__", 0)
+            self._counts["__layers__"] = index + 1
+            kind_index = self._counts.get(kind, 0)
+            self._counts[kind] = kind_index + 1
+        info = LayerInfo(kind=kind, func=func, module=module, name=name, index=index, kind_index=kind_index)
+        if kind in _LAYER_KINDS:
+            self.layers.append(info)
+        return info
+
+    def _rule(self, info: LayerInfo) -> Any:
+        rule = self.rules.rule_for(info)
+        return _default_rule(info.kind) if rule is None else rule
+
+    def _where(self) -> str:
+        if not self._stack:
+            return "the model's forward"
+        module = self._stack[-1]
+        name = self._names.get(id(module), "")
+        return f"module {name!r} ({type(module).__name__})" if name else f"the model ({type(module).__name__})"
+
+    # ------------------------------------------------------------------ dispatch
+    def __torch_function__(
+        self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        leaves, _ = tree_flatten((args, kwargs))
+        carried = [t for t in leaves if self.carries(t)]
+        if not carried:
+            return func(*args, **kwargs)
+        if func in ops.REFUSED:
+            raise UnsupportedOperationError(f"{ops.describe(func)} in {self._where()}: {ops.REFUSED[func]}")
+        family = ops.family_of(func)
+        if family is None:
+            replacement = ops.out_of_place(func)
+            if replacement is not None:
+                func, family = replacement, ops.family_of(replacement)
+                kwargs = {k: v for k, v in kwargs.items() if k != "inplace"}
+        if family is None:
+            return self._unknown(func, args, kwargs)
+        kwargs = {k: v for k, v in kwargs.items() if k != "inplace"} if "inplace" in kwargs else kwargs
+        handler = getattr(self, "_on_" + family)
+        return handler(func, list(args), kwargs)
+
+    def _unknown(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        with torch.no_grad():
+            out = func(*tree_map(lambda t: t.detach() if self.carries(t) else t, list(args)), **kwargs)
+        outputs, _ = tree_flatten(out)
+        if any(isinstance(t, Tensor) and t.dtype.is_floating_point for t in outputs):
+            name = ops.describe(func)
+            raise UnsupportedOperationError(
+                f"xaikit cannot propagate relevance through {name} (called in {self._where()}). "
+                "If relevance crosses it like an activation, a reshape, a scaling or a sum, register "
+                f"it: xaikit.engine.register_operation({name}, 'activation' | 'route' | 'scale' | 'sum'). "
+                "xaikit.engine.supported_operations() lists what is supported."
+            )
+        return out
+
+    # families ---------------------------------------------------------------
+    def _on_constant(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return func(*tree_map(lambda t: t.detach() if self.carries(t) else t, args), **kwargs)
+
+    def _on_detach(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return func(*args, **kwargs)
+
+    def _on_route(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self._mark(func(*self._resolve(args), **self._resolve(kwargs)))
+
+    def _on_dropout(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        training = kwargs.get("training", args[2] if len(args) > 2 else True)
+        if training:
+            raise ModelModeError(
+                f"{ops.describe(func)} runs in training mode in {self._where()}; its output is random "
+                "and explanations would be wrong. Call model.eval() before explaining."
+            )
+        return self._mark(self.graph_of(args[0]) if self.carries(args[0]) else args[0])
+
+    def _split(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Tensor], Callable[..., Any]]:
+        """Carrying tensors of a call, and a function rebuilding the call from replacements."""
+        flat, spec = tree_flatten((args, kwargs))
+        positions = [i for i, t in enumerate(flat) if self.carries(t)]
+
+        def rebuild(*tensors: Tensor) -> tuple[list[Any], dict[str, Any]]:
+            new = list(flat)
+            for i, t in zip(positions, tensors):
+                new[i] = t
+            a, k = spec.unflatten(new)
+            return list(a), dict(k)
+
+        return [flat[i] for i in positions], rebuild
+
+    def _elementwise(self, kind: str, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        carried, rebuild = self._split(args, kwargs)
+        a_, k_ = rebuild(*[t.detach() for t in carried])
+        with torch.no_grad():
+            value = func(*a_, **k_)
+        if not isinstance(value, Tensor) or not value.dtype.is_floating_point:
+            return value
+
+        def call(*tensors: Tensor) -> Tensor:
+            a2, k2 = rebuild(*tensors)
+            return func(*a2, **k2)
+
+        rule = self._rule(self._info(kind, func))
+        positive_only = kind == "activation" and ops.zeroes_negatives(func, args, kwargs)
+        graphs = [self.graph_of(t, positive_only=positive_only) for t in carried]
+        out = rule.propagate_elementwise(call, graphs, value)
+        return self._mark(out)
+
+    def _on_activation(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self._elementwise("activation", func, args, kwargs)
+
+    def _on_sum(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self._elementwise("sum", func, args, kwargs)
+
+    def _on_scale(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        carried, _ = self._split(args, kwargs)
+        name = getattr(func, "__name__", "")
+        if len(carried) > 1:
+            raise UnsupportedOperationError(
+                f"{ops.describe(func)} in {self._where()} multiplies or divides two tensors that both "
+                "carry relevance (a gating or attention product). Register a rule for it or make one "
+                "factor a constant (for example .detach() the gate, as in LRP for LSTMs)."
+            )
+        if "div" in name and not self.carries(args[0]):
+            raise UnsupportedOperationError(
+                f"{ops.describe(func)} in {self._where()} divides by a tensor that carries relevance; "
+                "this non-linear operation has no rule. Register one with xaikit.engine.register_operation."
+            )
+        return self._elementwise("scale", func, args, kwargs)
+
+    # parametric layers ------------------------------------------------------
+    def _on_dense(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if func is F.linear:
+            return self._layer("dense", func, args, kwargs, layout="right")
+        a, b = args[0], args[1]
+        if self.carries(a) and self.carries(b):
+            raise UnsupportedOperationError(
+                f"{ops.describe(func)} in {self._where()} multiplies two tensors that both carry "
+                "relevance (for example attention scores with values); register a rule for it, or "
+                "detach one operand."
+            )
+        name = getattr(func, "__name__", "")
+        swapped = name == "__rmatmul__"
+        x_first = self.carries(a) != swapped
+        x, w = (a, b) if self.carries(a) else (b, a)
+        layout = "matmul" if x_first else "left"
+        op_func = torch.matmul
+        return self._linear("dense", op_func, x, w, None, (), {}, layout)
+
+    def _on_conv(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self._layer("conv", func, args, kwargs, layout="right")
+
+    def _on_conv_transpose(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self._layer("conv_transpose", func, args, kwargs, layout="right")
+
+    def _layer(self, kind: str, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], layout: str) -> Any:
+        kwargs = dict(kwargs)
+        x = args[0] if args else kwargs.pop("input")
+        w = args[1] if len(args) > 1 else kwargs.pop("weight")
+        b = args[2] if len(args) > 2 else kwargs.pop("bias", None)
+        if self.carries(w) or self.carries(b):
+            raise UnsupportedOperationError(
+                f"{ops.describe(func)} in {self._where()} has weights computed from the input; "
+                "input-dependent weights (hypernetworks, attention) need a registered rule."
+            )
+        return self._linear(kind, func, x, w, b, tuple(args[3:]), kwargs, layout)
+
+    def _linear(
+        self,
+        kind: str,
+        func: Callable[..., Any],
+        x: Tensor,
+        w: Tensor,
+        b: Tensor | None,
+        rest: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        layout: str,
+    ) -> Tensor:
+        info = self._info(kind, func)
+        rule = self._rule(info)
+        op = LinearOp(
+            func=func,
+            weight=w.detach(),
+            bias=None if b is None else b.detach(),
+            info=info,
+            args=rest,
+            kwargs=kwargs,
+            layout=layout,
+        )
+        return self._emit(op, x, rule)
+
+    def _emit(self, op: LinearOp, x: Tensor, rule: Any, value: Tensor | None = None) -> Tensor:
+        if getattr(rule, "uses_layer_weights", False):
+            graph = rule.propagate(op, self.graph_of(x))
+            if value is not None:
+                graph = graft(graph, value)
+            self._carry[graph] = _Carry(graph=graph, op=op, source=x, rule=rule)
+            return graph
+        out = op.value(x) if value is None else value
+        self._carry[out] = _Carry(op=op, source=x, rule=rule)
+        return out
+
+    # special cases ----------------------------------------------------------
+    def _on_special(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if func is ops.BATCH_NORM:
+            return self._batch_norm(args, kwargs)
+        if func is ops.INTERPOLATE:
+            mode = kwargs.get("mode", args[3] if len(args) > 3 else "nearest")
+            if mode in ("nearest", "nearest-exact"):
+                return self._on_route(func, args, kwargs)
+            return self._elementwise("sum", func, args, kwargs)
+        if func in (ops.LAYER_NORM, ops.GROUP_NORM):
+            return self._normalization(func, args, kwargs)
+        raise AssertionError(func)
+
+    def _batch_norm(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        names = ["input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"]
+        bound = dict(zip(names, args))
+        bound.update(kwargs)
+        if bound.get("training", False):
+            raise ModelModeError(
+                f"batch normalization runs in training mode in {self._where()}; its output depends on "
+                "the batch and explanations would be wrong. Call model.eval() before explaining."
+            )
+        x = bound["input"]
+        if not self.carries(x) or any(self.carries(bound.get(k)) for k in names[1:5]):
+            raise UnsupportedOperationError(
+                f"batch normalization in {self._where()} has statistics computed from the input"
+            )
+        mean, var = bound["running_mean"], bound["running_var"]
+        if mean is None or var is None:
+            raise ModelModeError(
+                f"batch normalization in {self._where()} has no running statistics (track_running_stats="
+                "False) and normalizes by batch statistics; explanations would depend on the batch."
+            )
+        with torch.no_grad():
+            value = F.batch_norm(x.detach(), mean, var, bound.get("weight"), bound.get("bias"), False, 0.0, bound.get("eps", 1e-5))
+        layer = self.layer_of(x) if self.merge_batchnorm else None
+        if layer is not None and layer[0].layout == "right" and layer[0].info.kind in ("dense", "conv"):
+            op, source, rule = layer
+            eps = bound.get("eps", 1e-5)
+            scale = torch.rsqrt(var.detach() + eps)
+            if bound.get("weight") is not None:
+                scale = scale * bound["weight"].detach()
+            shift = -mean.detach() * scale
+            if bound.get("bias") is not None:
+                shift = shift + bound["bias"].detach()
+            weight = op.weight * scale.view(-1, *([1] * (op.weight.ndim - 1)))
+            bias = shift if op.bias is None else op.bias * scale + shift
+            return self._emit(op.with_params(weight, bias), source, rule, value=value)
+
+        def call(g: Tensor) -> Tensor:
+            return F.batch_norm(g, mean, var, bound.get("weight"), bound.get("bias"), False, 0.0, bound.get("eps", 1e-5))
+
+        rule = self._rule(self._info("sum", F.batch_norm))
+        return self._mark(rule.propagate_elementwise(call, [self.graph_of(x)], value))
+
+    def _normalization(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Layer/group norm with the normalizing statistics held constant (Ali et al., 2022)."""
+        carried, rebuild = self._split(args, kwargs)
+        if len(carried) != 1 or carried[0] is not args[0]:
+            raise UnsupportedOperationError(f"{ops.describe(func)} in {self._where()} with input-dependent parameters")
+        x = args[0]
+        with torch.no_grad():
+            a_, k_ = rebuild(x.detach())
+            value = func(*a_, **k_)
+        if func is ops.LAYER_NORM:
+            names = ["input", "normalized_shape", "weight", "bias", "eps"]
+            bound = dict(zip(names, args))
+            bound.update(kwargs)
+            dims = tuple(range(-len(tuple(bound["normalized_shape"])), 0))
+            eps = bound.get("eps", 1e-5)
+            xd = x.detach()
+            inv_std = torch.rsqrt(xd.var(dim=dims, keepdim=True, unbiased=False) + eps)
+
+            def call(g: Tensor) -> Tensor:
+                out = (g - g.mean(dim=dims, keepdim=True)) * inv_std
+                if bound.get("weight") is not None:
+                    out = out * bound["weight"]
+                if bound.get("bias") is not None:
+                    out = out + bound["bias"]
+                return out
+        else:
+            names = ["input", "num_groups", "weight", "bias", "eps"]
+            bound = dict(zip(names, args))
+            bound.update(kwargs)
+            groups = int(bound["num_groups"])
+            eps = bound.get("eps", 1e-5)
+            xd = x.detach()
+            grouped = xd.reshape(xd.shape[0], groups, -1)
+            inv_std = torch.rsqrt(grouped.var(dim=2, keepdim=True, unbiased=False) + eps)
+            affine_shape = [1, -1] + [1] * (x.ndim - 2)
+
+            def call(g: Tensor) -> Tensor:
+                gg = g.reshape(g.shape[0], groups, -1)
+                out = ((gg - gg.mean(dim=2, keepdim=True)) * inv_std).reshape(g.shape)
+                if bound.get("weight") is not None:
+                    out = out * bound["weight"].view(affine_shape)
+                if bound.get("bias") is not None:
+                    out = out + bound["bias"].view(affine_shape)
+                return out
+
+        rule = self._rule(self._info("sum", func))
+        return self._mark(rule.propagate_elementwise(call, [self.graph_of(x)], value))

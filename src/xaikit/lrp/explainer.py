@@ -1,0 +1,135 @@
+"""The LRP explainer: one forward pass with propagation graphs, one backward pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor
+
+from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.registry import register_method
+from xaikit.core.targets import ResolvedTarget, Target
+from xaikit.engine.dispatch import Propagation
+from xaikit.engine.layer import LayerInfo, LinearOp
+from xaikit.lrp.composites import Composite, as_composite
+
+
+def _batched_linear(inputs: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    out = torch.einsum("nd,nkd->nk", inputs, weight)
+    return out if bias is None else out + bias
+
+
+def run_propagation(
+    model: Model,
+    inputs: Tensor,
+    composite: Composite,
+    *,
+    merge_batchnorm: bool = True,
+) -> tuple[Propagation, Tensor, Tensor]:
+    """Run ``model`` on ``inputs`` under the propagation engine.
+
+    Returns the engine (to fetch graphs), the input leaf and the model output.
+    """
+    leaf = inputs.detach().requires_grad_(True)
+    prop = Propagation(model, composite.bind(model), merge_batchnorm=merge_batchnorm)
+    with torch.enable_grad(), prop:
+        prop.track(leaf)
+        out = model(leaf)
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"the model returned {type(out).__name__}; LRP needs a model returning one tensor of "
+            "shape (N, classes) or (N,). Wrap it, for example lambda x: model(x)['logits']."
+        )
+    if not prop.carries(out):
+        raise ValueError("the model output does not depend on its input; nothing to explain")
+    return prop, leaf, out
+
+
+def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Neuralize the log-odds of class ``index`` on top of the model's last linear layer.
+
+    The last layer ``z = W a + b`` becomes ``h_k = (w_c - w_k)^T a + (b_c - b_k)`` for
+    ``k != c``, followed by soft-min pooling ``-log sum_k exp(-h_k)`` (which equals
+    ``log p_c / (1 - p_c)``). The soft-min hands relevance ``softmin(h)_k * f`` to each
+    ``h_k``; the last layer's rule propagates it further.
+
+    Returns the graph of ``h``, its starting relevance and the log-odds per sample.
+    """
+    layer = prop.layer_of(output)
+    if layer is None or layer[0].func is not F.linear or output.ndim != 2:
+        raise ValueError(
+            "the log-odds target with LRP needs a model whose output comes straight from a "
+            "linear layer (nn.Linear or F.linear) with shape (N, classes)"
+        )
+    op, source, rule = layer
+    n, k = output.shape
+    idx = index.to(output.device)
+    others = torch.arange(k, device=output.device).expand(n, k)
+    others = others[others != idx[:, None]].view(n, k - 1)
+    weight = op.weight[idx][:, None, :] - op.weight[others]
+    bias = None if op.bias is None else op.bias[idx][:, None] - op.bias[others]
+    info = LayerInfo(kind="dense", func=F.linear, module=op.info.module, name=op.info.name, index=op.info.index)
+    diff = LinearOp(func=_batched_linear, weight=weight, bias=bias, info=info)
+    with torch.enable_grad():
+        h = rule.propagate(diff, prop.graph_of(source))
+    hv = h.detach()
+    value = -torch.logsumexp(-hv, dim=1)
+    start = torch.softmax(-hv, dim=1) * value[:, None]
+    return h, start, value
+
+
+@register_method("lrp", aliases=("layerwise_relevance_propagation",))
+class LRP(Explainer):
+    """Layer-wise relevance propagation with a composite of rules.
+
+    Parameters
+    ----------
+    composite : str or Composite
+        A preset name (see :func:`xaikit.lrp.composites`) or a :class:`Composite`.
+    merge_batchnorm : bool
+        Merge eval-mode batch normalization into the preceding linear layer for the
+        explanation (the model itself is not changed).
+    composite_options : dict, optional
+        Options of a preset (for example ``{"low": -1, "high": 1}`` for ``epsilon_gamma_box``).
+
+    Notes
+    -----
+    Costs one forward pass (plus one forward of each layer whose rule modifies the
+    weights) and one backward pass. ``Explanation.delta`` is the relevance absorbed by
+    biases and stabilizers.
+    """
+
+    def __init__(
+        self,
+        composite: str | Composite = "epsilon_plus",
+        merge_batchnorm: bool = True,
+        composite_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.composite = composite
+        self.merge_batchnorm = merge_batchnorm
+        self.composite_options = composite_options
+        self._composite = as_composite(composite, **(composite_options or {}))
+
+    def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
+        prop, leaf, out = run_propagation(model, inputs, self._composite, merge_batchnorm=self.merge_batchnorm)
+        values = out.detach()
+        resolved: ResolvedTarget = target.resolve(values)
+        with torch.enable_grad():
+            if resolved.logodds:
+                assert resolved.index is not None
+                graph, start, explained = logodds_graph(prop, out, resolved.index)
+            else:
+                graph = prop.graph_of(out)
+                start = resolved.start_relevance(values)
+                explained = resolved.select(values)
+            (relevance,) = torch.autograd.grad(graph, leaf, start, allow_unused=True)
+        if relevance is None:
+            relevance = torch.zeros_like(inputs)
+        return Attribution(
+            attribution=relevance.detach(),
+            output=explained.detach(),
+            target=resolved,
+            extras={"composite": self._composite.name, "layers": len(prop.layers)},
+        )

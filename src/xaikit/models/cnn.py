@@ -1,0 +1,203 @@
+"""Small convolutional reference architectures (images and time series)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["CNN1d", "DigitsCNN", "SmallCNN"]
+
+
+class DigitsCNN(nn.Module):
+    """Small CNN for the 8x8 scikit-learn digits.
+
+    ``conv3x3(16) -> ReLU -> conv3x3(32) -> ReLU -> MaxPool2d(2) -> Flatten
+    -> Linear(512, 64) -> ReLU -> Dropout -> Linear(64, num_classes)``.
+
+    Parameters
+    ----------
+    num_classes : int, default 10
+        Number of output logits.
+    dropout : float, default 0.25
+        Dropout probability before the last layer.
+
+    Attributes
+    ----------
+    features : torch.nn.Sequential
+        Convolutional part, maps ``(N, 1, 8, 8)`` to ``(N, 32, 4, 4)``.
+    classifier : torch.nn.Sequential
+        ``Flatten`` followed by the fully connected part.
+    """
+
+    def __init__(self, num_classes: int = 10, dropout: float = 0.25) -> None:
+        super().__init__()
+        self.num_classes = int(num_classes)
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, 64),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(64, self.num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Images of shape ``(N, 1, 8, 8)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits of shape ``(N, num_classes)``.
+        """
+        out: torch.Tensor = self.classifier(self.features(x))
+        return out
+
+
+class SmallCNN(nn.Module):
+    """Generic small image CNN.
+
+    Three ``conv3x3 -> ReLU`` stages (16, 32, 64 channels by default), the
+    first two followed by ``MaxPool2d(2)`` while the spatial size allows it,
+    then ``AdaptiveAvgPool2d(1) -> Flatten -> Linear``.
+
+    Parameters
+    ----------
+    in_channels : int, default 3
+        Number of input channels.
+    num_classes : int, default 10
+        Number of output logits.
+    input_size : int, default 32
+        Expected (square) spatial input size; it decides how many max-pools
+        are used (none that would shrink the map below 2x2). Thanks to the
+        adaptive pooling, other sizes are accepted too.
+    channels : tuple of int, default (16, 32, 64)
+        Output channels of the convolution stages.
+
+    Attributes
+    ----------
+    features : torch.nn.Sequential
+        Convolution, ReLU and max-pool layers.
+    classifier : torch.nn.Sequential
+        ``AdaptiveAvgPool2d(1) -> Flatten -> Linear``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        input_size: int = 32,
+        channels: tuple[int, ...] = (16, 32, 64),
+    ) -> None:
+        super().__init__()
+        if input_size < 1:
+            raise ValueError("input_size must be positive")
+        if not channels:
+            raise ValueError("channels must not be empty")
+        self.in_channels = int(in_channels)
+        self.num_classes = int(num_classes)
+        self.input_size = int(input_size)
+        layers: list[nn.Module] = []
+        size = self.input_size
+        prev = self.in_channels
+        for i, ch in enumerate(channels):
+            layers.append(nn.Conv2d(prev, ch, kernel_size=3, padding=1))
+            layers.append(nn.ReLU())
+            if i < len(channels) - 1 and size >= 4:
+                layers.append(nn.MaxPool2d(2))
+                size //= 2
+            prev = ch
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(prev, self.num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Images of shape ``(N, in_channels, H, W)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits of shape ``(N, num_classes)``.
+        """
+        out: torch.Tensor = self.classifier(self.features(x))
+        return out
+
+
+class CNN1d(nn.Module):
+    """Small 1-D CNN for time series of shape ``(N, C, T)``.
+
+    ``Conv1d(16, k=5) -> ReLU -> MaxPool1d(2) -> Conv1d(32, k=5) -> ReLU ->
+    AdaptiveAvgPool1d(1) -> Flatten -> Linear``.
+
+    Parameters
+    ----------
+    in_channels : int, default 1
+        Number of input channels (variables of the series).
+    num_classes : int, default 2
+        Number of output logits.
+    length : int, default 64
+        Expected series length; the max-pool is omitted for series shorter
+        than 4 steps. Other lengths are accepted thanks to the adaptive pool.
+
+    Attributes
+    ----------
+    features : torch.nn.Sequential
+        Convolution, ReLU and pooling layers.
+    classifier : torch.nn.Sequential
+        ``AdaptiveAvgPool1d(1) -> Flatten -> Linear``.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, length: int = 64) -> None:
+        super().__init__()
+        if length < 1:
+            raise ValueError("length must be positive")
+        self.in_channels = int(in_channels)
+        self.num_classes = int(num_classes)
+        self.length = int(length)
+        layers: list[nn.Module] = [
+            nn.Conv1d(self.in_channels, 16, kernel_size=5, padding=2),
+            nn.ReLU(),
+        ]
+        if self.length >= 4:
+            layers.append(nn.MaxPool1d(2))
+        layers += [nn.Conv1d(16, 32, kernel_size=5, padding=2), nn.ReLU()]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+            nn.Linear(32, self.num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Series of shape ``(N, in_channels, T)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits of shape ``(N, num_classes)``.
+        """
+        out: torch.Tensor = self.classifier(self.features(x))
+        return out
