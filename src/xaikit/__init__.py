@@ -3,7 +3,7 @@
 The entry point is :func:`explain`; every method returns an :class:`Explanation`.
 """
 
-from xaikit import engine, lrp, models
+from xaikit import engine, gradients, lrp, models, perturbation, utils
 from xaikit.api import explain
 from xaikit.core import (
     ClassTarget,
@@ -36,4 +36,7 @@ __all__ = [
     "methods",
     "models",
     "register_method",
+    "gradients",
+    "perturbation",
+    "utils",
 ]

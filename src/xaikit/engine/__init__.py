@@ -1,5 +1,6 @@
 """The propagation engine shared by LRP and other modified-backward methods."""
 
+from xaikit.engine.custom import Gradient, explainable
 from xaikit.engine.dispatch import Propagation
 from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
 from xaikit.engine.graft import graft, relevance_ratio, safe_reciprocal, stabilize, times_input
@@ -7,6 +8,8 @@ from xaikit.engine.layer import LayerInfo, LinearOp
 from xaikit.engine.ops import register_operation, supported_operations
 
 __all__ = [
+    "Gradient",
+    "explainable",
     "LayerInfo",
     "LinearOp",
     "ModelModeError",

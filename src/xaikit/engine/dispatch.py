@@ -27,6 +27,7 @@ from torch.utils.weak import WeakTensorKeyDictionary
 
 from xaikit.engine import ops
 from xaikit.engine.composite_protocol import RuleProvider
+from xaikit.engine.custom import custom_rule
 from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
 from xaikit.engine.graft import graft
 from xaikit.engine.layer import LayerInfo, LinearOp
@@ -218,6 +219,9 @@ class Propagation(TorchFunctionMode):
             return func(*args, **kwargs)
         if func in ops.REFUSED:
             raise UnsupportedOperationError(f"{ops.describe(func)} in {self._where()}: {ops.REFUSED[func]}")
+        rule = custom_rule(func)
+        if rule is not None:
+            return self._custom(func, rule, list(args), kwargs)
         family = ops.family_of(func)
         if family is None:
             replacement = ops.out_of_place(func)
@@ -294,6 +298,18 @@ class Propagation(TorchFunctionMode):
         graphs = [self.graph_of(t, positive_only=positive_only) for t in carried]
         out = rule.propagate_elementwise(call, graphs, value)
         return self._mark(out)
+
+    def _custom(self, func: Callable[..., Any], rule: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        carried, rebuild = self._split(args, kwargs)
+        a_, k_ = rebuild(*[t.detach() for t in carried])
+        with torch.no_grad():
+            value = func(*a_, **k_)
+
+        def call(*tensors: Tensor) -> Tensor:
+            a2, k2 = rebuild(*tensors)
+            return func(*a2, **k2)
+
+        return self._mark(rule(call, [self.graph_of(t) for t in carried], value))
 
     def _on_activation(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         return self._elementwise("activation", func, args, kwargs)
