@@ -67,10 +67,10 @@ def check_eval_mode(model: Callable[..., Any]) -> None:
 def model_device(model: Callable[..., Any], default: torch.device | None = None) -> torch.device:
     """Device of the model's first parameter or buffer (``default`` or CPU if it has none)."""
     if isinstance(model, nn.Module):
-        for tensor in model.parameters():
-            return tensor.device
-        for tensor in model.buffers():
-            return tensor.device
+        for param in model.parameters():
+            return param.device
+        for buffer in model.buffers():
+            return buffer.device
     return default if default is not None else torch.device("cpu")
 
 

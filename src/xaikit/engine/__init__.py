@@ -4,17 +4,18 @@ from xaikit.engine.custom import Gradient, explainable
 from xaikit.engine.dispatch import Propagation
 from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
 from xaikit.engine.graft import graft, relevance_ratio, safe_reciprocal, stabilize, times_input
-from xaikit.engine.layer import LayerInfo, LinearOp
+from xaikit.engine.layer import LayerInfo, LinearOp, clear_weight_cache
 from xaikit.engine.ops import register_operation, supported_operations
 
 __all__ = [
     "Gradient",
-    "explainable",
     "LayerInfo",
     "LinearOp",
     "ModelModeError",
     "Propagation",
     "UnsupportedOperationError",
+    "clear_weight_cache",
+    "explainable",
     "graft",
     "register_operation",
     "relevance_ratio",

@@ -15,11 +15,11 @@ temporary change (forward hooks that name the module being run) is undone on exi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
@@ -45,6 +45,7 @@ class _Carry:
     """
 
     graph: Tensor | None = None
+    nonnegative: bool = False
     positive_graph: Tensor | None = None
     op: LinearOp | None = None
     source: Tensor | None = None
@@ -129,8 +130,13 @@ class Propagation(TorchFunctionMode):
     # ------------------------------------------------------------------ tracking
     def track(self, x: Tensor) -> Tensor:
         """Mark ``x`` (a leaf requiring grad) as carrying relevance; returns it."""
-        self._carry[x] = _Carry(graph=x)
+        self._carry[x] = _Carry(graph=x, nonnegative=bool((x.detach() >= 0).all()))
         return x
+
+    def nonnegative(self, x: Tensor) -> bool:
+        """Whether ``x`` is known to be non-negative (output of a ReLU, or of routing such values)."""
+        carry = self._carry.get(x)
+        return carry is not None and carry.nonnegative
 
     def carries(self, x: Any) -> bool:
         """Whether ``x`` is a tensor derived from a tracked input."""
@@ -169,10 +175,10 @@ class Propagation(TorchFunctionMode):
         assert carry.source is not None
         return carry.op, carry.source, carry.rule
 
-    def _mark(self, out: Any) -> Any:
+    def _mark(self, out: Any, nonnegative: bool = False) -> Any:
         def mark(t: Any) -> Any:
             if isinstance(t, Tensor) and t.dtype.is_floating_point and t.requires_grad:
-                self._carry[t] = _Carry(graph=t)
+                self._carry[t] = _Carry(graph=t, nonnegative=nonnegative)
             return t
 
         tree_map(mark, out)
@@ -256,7 +262,9 @@ class Propagation(TorchFunctionMode):
         return func(*args, **kwargs)
 
     def _on_route(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return self._mark(func(*self._resolve(args), **self._resolve(kwargs)))
+        carried, _ = self._split(args, kwargs)
+        nonnegative = all(self.nonnegative(t) for t in carried) and func not in ops.PADDING
+        return self._mark(func(*self._resolve(args), **self._resolve(kwargs)), nonnegative)
 
     def _on_dropout(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         training = kwargs.get("training", args[2] if len(args) > 2 else True)
@@ -265,7 +273,7 @@ class Propagation(TorchFunctionMode):
                 f"{ops.describe(func)} runs in training mode in {self._where()}; its output is random "
                 "and explanations would be wrong. Call model.eval() before explaining."
             )
-        return self._mark(self.graph_of(args[0]) if self.carries(args[0]) else args[0])
+        return self._mark(self.graph_of(args[0]) if self.carries(args[0]) else args[0], self.nonnegative(args[0]))
 
     def _split(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Tensor], Callable[..., Any]]:
         """Carrying tensors of a call, and a function rebuilding the call from replacements."""
@@ -297,7 +305,7 @@ class Propagation(TorchFunctionMode):
         positive_only = kind == "activation" and ops.zeroes_negatives(func, args, kwargs)
         graphs = [self.graph_of(t, positive_only=positive_only) for t in carried]
         out = rule.propagate_elementwise(call, graphs, value)
-        return self._mark(out)
+        return self._mark(out, positive_only)
 
     def _custom(self, func: Callable[..., Any], rule: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         carried, rebuild = self._split(args, kwargs)
@@ -391,6 +399,8 @@ class Propagation(TorchFunctionMode):
             args=rest,
             kwargs=kwargs,
             layout=layout,
+            input_nonnegative=self.nonnegative(x),
+            sources=(w, b),
         )
         return self._emit(op, x, rule)
 
@@ -402,7 +412,7 @@ class Propagation(TorchFunctionMode):
             self._carry[graph] = _Carry(graph=graph, op=op, source=x, rule=rule)
             return graph
         out = op.value(x) if value is None else value
-        self._carry[out] = _Carry(op=op, source=x, rule=rule)
+        self._carry[out] = _Carry(op=replace(op, output=out), source=x, rule=rule)
         return out
 
     # special cases ----------------------------------------------------------

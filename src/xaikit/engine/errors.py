@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 
-class UnsupportedOperationError(TypeError):
-    """An operation on a tensor that carries relevance has no propagation rule."""
+class UnsupportedOperationError(NotImplementedError):
+    """An operation on a tensor that carries relevance has no propagation rule.
+
+    Not a ``TypeError`` on purpose: torch turns a ``TypeError`` raised inside a binary
+    operator such as ``Tensor.__mul__`` into ``NotImplemented``, which would hide the message.
+    """
 
 
 class ModelModeError(ValueError):

@@ -55,8 +55,17 @@ def times_input(x: Tensor, multiplier: Tensor | None = None, value: Tensor | Non
 
 def safe_reciprocal(d: Tensor) -> Tensor:
     """``1 / d`` with zeros mapped to zero (relevance on a zero denominator is dropped)."""
-    zero = d == 0
-    return torch.where(zero, torch.zeros_like(d), 1.0 / torch.where(zero, torch.ones_like(d), d))
+    inv = d.reciprocal()
+    return inv.masked_fill_(d == 0, 0.0)
+
+
+def _epsilon_per_sample(d: Tensor, epsilon: float, relative: bool) -> Tensor:
+    if not relative:
+        return torch.full((1,) * max(d.ndim, 1), epsilon, dtype=d.dtype, device=d.device)
+    if d.ndim < 2:
+        return epsilon * torch.linalg.vector_norm(d.detach(), ord=1).reshape(1) / max(d.numel(), 1)
+    scale = torch.linalg.vector_norm(d.detach().reshape(d.shape[0], -1), ord=1, dim=1) / max(d[0].numel(), 1)
+    return (epsilon * scale).view(-1, *([1] * (d.ndim - 1)))
 
 
 def stabilize(d: Tensor, epsilon: float, relative: bool) -> Tensor:
@@ -68,13 +77,27 @@ def stabilize(d: Tensor, epsilon: float, relative: bool) -> Tensor:
     """
     if epsilon == 0.0:
         return d
-    if relative:
-        scale = d.detach().abs().flatten(1).mean(1) if d.ndim > 1 else d.detach().abs().mean().expand(1)
-        eps = (epsilon * scale).view(-1, *([1] * (d.ndim - 1))) if d.ndim > 1 else epsilon * scale
-    else:
-        eps = torch.as_tensor(epsilon, dtype=d.dtype, device=d.device)
-    sign = torch.where(d >= 0, torch.ones_like(d), -torch.ones_like(d))
-    return d + eps * sign
+    eps = _epsilon_per_sample(d, epsilon, relative)
+    return d + torch.where(d >= 0, eps, -eps)
+
+
+def stabilized_reciprocal(d: Tensor, epsilon: float, relative: bool) -> Tensor:
+    """``1 / stabilize(d)``, zero where the stabilized value is zero (fused for speed)."""
+    if epsilon == 0.0:
+        return safe_reciprocal(d)
+    eps = _epsilon_per_sample(d, epsilon, relative)
+    stab = torch.copysign(eps, d).add_(d)
+    if not bool((eps > 0).all()):
+        # a sample whose outputs are all zero: nothing to stabilize with
+        return safe_reciprocal(stab)
+    # |stab| >= eps > 0 everywhere, except for d == -0.0 with copysign(eps, -0.0) = -eps:
+    # still non-zero, so the plain reciprocal is safe.
+    return stab.reciprocal_()
+
+
+def stabilized_ratio(numerator: Tensor, value: Tensor, epsilon: float, relative: bool) -> Tensor:
+    """:func:`relevance_ratio` with the stabilized value of ``numerator`` as denominator."""
+    return graft(numerator, value, stabilized_reciprocal(numerator.detach(), epsilon, relative))
 
 
 def relevance_ratio(numerator: Tensor, denominator: Tensor, value: Tensor) -> Tensor:

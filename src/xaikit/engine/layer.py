@@ -8,6 +8,16 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.weak import WeakTensorKeyDictionary
+
+#: Derived weights (w+, w + gamma w+, ...) per parameter, reused across explanations while
+#: the parameter is unchanged (its version counter moves on any in-place update).
+_DERIVED: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+
+
+def clear_weight_cache() -> None:
+    """Forget the cached derived weights (they are rebuilt on demand)."""
+    _DERIVED.clear()
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,12 @@ class LinearOp:
     kwargs: dict[str, Any] = field(default_factory=dict)
     #: ``"right"``: ``func(x, w, b, *args)``; ``"left"``: ``func(w, x)`` (constant on the left).
     layout: str = "right"
+    #: The layer's true output on its input, when already computed by the engine.
+    output: Tensor | None = None
+    #: Whether the engine knows the layer input to be non-negative (after a ReLU).
+    input_nonnegative: bool = False
+    #: The tensors the model passed as weight and bias (keys of the derived-weight cache).
+    sources: tuple[Tensor | None, Tensor | None] = (None, None)
 
     def __call__(self, inputs: Tensor, weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
         w = self.weight if weight is None else weight
@@ -75,13 +91,52 @@ class LinearOp:
         return self.func(inputs, w, bias, *self.args, **self.kwargs)
 
     def value(self, inputs: Tensor) -> Tensor:
-        """The layer's true output on ``inputs`` (no graph)."""
+        """The layer's true output on ``inputs`` (no graph); reuses :attr:`output` when known.
+
+        ``inputs`` must be the layer's own input when :attr:`output` is set.
+        """
+        if self.output is not None:
+            return self.output
         with torch.no_grad():
             return self(inputs.detach(), self.weight, self.bias)
 
     def with_params(self, weight: Tensor, bias: Tensor | None) -> LinearOp:
         """The same layer with other parameters (used to merge batch normalization)."""
-        return replace(self, weight=weight, bias=bias)
+        return replace(self, weight=weight, bias=bias, output=None, sources=(None, None))
+
+    def derived(
+        self, key: str, transform: Callable[[Tensor], Tensor], *, bias: bool = True
+    ) -> tuple[Tensor, Tensor | None]:
+        """``(transform(weight), transform(bias))``, cached per parameter and version.
+
+        ``key`` names the transform (include its hyper-parameters, e.g. ``"gamma=0.25"``);
+        with ``bias=False`` the bias is not transformed (``None`` is returned for it).
+        """
+        return self._derived_one(0, key, transform), (
+            None if self.bias is None or not bias else self._derived_one(1, key, transform)
+        )
+
+    def _derived_one(self, which: int, key: str, transform: Callable[[Tensor], Tensor]) -> Tensor:
+        tensor = self.weight if which == 0 else self.bias
+        assert tensor is not None
+        source = self.sources[which]
+        if source is None:
+            return transform(tensor)
+        entry = _DERIVED.get(source)
+        if entry is None:
+            entry = {}
+            _DERIVED[source] = entry
+        version = source._version
+        hit = entry.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = transform(tensor)
+        entry[key] = (version, value)
+        return value
+
+    def has_negative_inputs(self, inputs: Tensor) -> bool:
+        """Whether ``inputs`` has negative entries (answered without a pass when known)."""
+        return not self.input_nonnegative and bool((inputs.detach() < 0).any())
 
     def output_shape_of_bias(self, like: Tensor) -> Tensor | None:
         """The bias broadcast to the layer's output shape (``None`` if there is none)."""

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 Func = Callable[..., Any]
 
@@ -154,6 +154,9 @@ for _family, _funcs in (
 ):
     for _f in _funcs:
         _TABLE[_f] = _family
+
+#: Routing operations that may introduce values other than their inputs' (non-zero padding).
+PADDING: tuple[Func, ...] = tuple(_functions(F, "pad"))
 
 #: Special cases handled by dedicated code in the dispatcher.
 BATCH_NORM: Func = F.batch_norm

@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from xaikit.engine.layer import LayerInfo
-from xaikit.lrp.rules import AlphaBeta, Bound, Epsilon, Flat, Gamma, ZBox, ZPlus
+from xaikit.lrp.rules import AlphaBeta, Bound, Epsilon, Flat, Gamma, Norm, ZBox, ZPlus
 
 Matcher = Callable[[LayerInfo], bool]
 
@@ -183,7 +183,8 @@ def _epsilon(epsilon: float = 1e-6, relative: bool = True) -> Composite:
 
 @register_composite("lrp0")
 def _lrp0() -> Composite:
-    return Composite([(Kind("dense", "conv", "conv_transpose"), Epsilon(0.0))])
+    """LRP-0 everywhere, sums and pools included (equals gradient x input on ReLU networks)."""
+    return Composite([(Kind("dense", "conv", "conv_transpose"), Epsilon(0.0)), (Kind("sum"), Norm(0.0))])
 
 
 @register_composite("gamma")

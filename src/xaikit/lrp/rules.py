@@ -27,7 +27,7 @@ from dataclasses import KW_ONLY, dataclass
 import torch
 from torch import Tensor
 
-from xaikit.engine.graft import graft, relevance_ratio, safe_reciprocal, stabilize, times_input
+from xaikit.engine.graft import graft, stabilized_ratio, stabilized_reciprocal, times_input
 from xaikit.engine.layer import LinearOp
 
 Bound = float | Tensor
@@ -45,12 +45,22 @@ class Rule(ABC):
         """Return a tensor equal to ``op(a)`` whose gradient w.r.t. ``a`` is the rule's relevance map."""
 
 
-def _pos(t: Tensor | None) -> Tensor | None:
-    return None if t is None else t.clamp(min=0)
+def _clamp_pos(t: Tensor) -> Tensor:
+    return t.clamp(min=0)
 
 
-def _neg(t: Tensor | None) -> Tensor | None:
-    return None if t is None else t.clamp(max=0)
+def _clamp_neg(t: Tensor) -> Tensor:
+    return t.clamp(max=0)
+
+
+def _pos(op: LinearOp) -> tuple[Tensor, Tensor | None]:
+    """``(w^+, b^+)``, cached."""
+    return op.derived("pos", _clamp_pos)
+
+
+def _neg(op: LinearOp) -> tuple[Tensor, Tensor | None]:
+    """``(w^-, b^-)``, cached."""
+    return op.derived("neg", _clamp_neg)
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,10 @@ class Epsilon(Rule):
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
         u = op(times_input(a), op.weight, op.bias)
-        z = u.detach()
-        return relevance_ratio(u, stabilize(z, self.epsilon, self.relative), z)
+        return stabilized_ratio(u, u.detach(), self.epsilon, self.relative)
 
 
-def LRP0() -> Epsilon:  # noqa: N802 - the literature's name
+def LRP0() -> Epsilon:
     """LRP-0: ``R_j = sum_k a_j w_jk / z_k R_k`` (equals gradient x input on ReLU networks)."""
     return Epsilon(epsilon=0.0)
 
@@ -98,7 +107,24 @@ class _Modified(Rule):
     relative: bool = True
 
     def _ratio(self, numerator: Tensor, value: Tensor) -> Tensor:
-        return relevance_ratio(numerator, stabilize(numerator.detach(), self.epsilon, self.relative), value)
+        return stabilized_ratio(numerator, value, self.epsilon, self.relative)
+
+    def _inverse(self, denominator: Tensor) -> Tensor:
+        return stabilized_reciprocal(denominator.detach(), self.epsilon, self.relative)
+
+
+def _split_by_sign(
+    z: Tensor,
+    first: Tensor,
+    second: Tensor,
+    inv_first: Tensor,
+    inv_second: Tensor,
+    negative: Tensor,
+) -> Tensor:
+    """Route the relevance of outputs ``z >= 0`` through ``first`` and of ``z < 0`` through ``second``."""
+    scale_first = inv_first.masked_fill(negative, 0.0)
+    scale_second = inv_second.masked_fill(~negative, 0.0)
+    return graft(graft(first, z, scale_first) + graft(second, z, scale_second), z)
 
 
 @dataclass(frozen=True)
@@ -106,77 +132,68 @@ class Gamma(_Modified):
     """LRP-gamma: ``rho(w) = w + gamma * w^+`` (and the same on the bias).
 
     Favours positive contributions; ``gamma -> inf`` approaches z-plus.
+
+    Parameters
+    ----------
+    gamma : float
+        Weight of the positive contributions.
+    signed : bool
+        For outputs ``z_k < 0`` (which carry relevance only before a residual addition
+        or without a following ReLU) use ``rho(w) = w + gamma * w^-`` instead, so the
+        denominator keeps the sign of ``z_k`` and never crosses zero. Outputs feeding a
+        ReLU always use the textbook rule.
     """
 
     gamma: float = 0.25
+    signed: bool = True
 
     def __post_init__(self) -> None:
         if self.gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {self.gamma}")
 
-    def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
-        w = op.weight + self.gamma * op.weight.clamp(min=0)
-        b = None if op.bias is None else op.bias + self.gamma * op.bias.clamp(min=0)
-        u = op(times_input(a), w, b)
-        return self._ratio(u, op.value(a))
+    def _graph(self, op: LinearOp, a: Tensor, positive: bool) -> Tensor:
+        gamma = self.gamma
 
+        def rho(t: Tensor) -> Tensor:
+            return t + gamma * (t.clamp(min=0) if positive else t.clamp(max=0))
 
-def _positive_part(op: LinearOp, a: Tensor, bias: bool) -> Tensor:
-    """``sum_j (a_j w_jk)^+`` (+ ``b^+``) as a graph of ``a`` (gradient multiplied by ``a``)."""
-    ga = times_input(a)
-    if bool((a < 0).any()):
-        return op(ga.clamp(min=0), _pos(op.weight), _pos(op.bias) if bias else None) + op(
-            ga.clamp(max=0), _neg(op.weight), None
-        )
-    return op(ga, _pos(op.weight), _pos(op.bias) if bias else None)
-
-
-def _negative_part(op: LinearOp, a: Tensor, bias: bool) -> Tensor:
-    """``sum_j (a_j w_jk)^-`` (+ ``b^-``) as a graph of ``a``."""
-    ga = times_input(a)
-    if bool((a < 0).any()):
-        return op(ga.clamp(min=0), _neg(op.weight), _neg(op.bias) if bias else None) + op(
-            ga.clamp(max=0), _pos(op.weight), None
-        )
-    return op(ga, _neg(op.weight), _neg(op.bias) if bias else None)
-
-
-@dataclass(frozen=True)
-class ZPlus(_Modified):
-    """z-plus (LRP-alpha1-beta0): only positive contributions ``(a_j w_jk)^+`` are redistributed.
-
-    Parameters
-    ----------
-    bias : bool
-        Whether the positive part of the bias enters the denominator (absorbing relevance).
-    signed : bool
-        For outputs ``z_k < 0`` (possible before a residual addition, or in a layer not
-        followed by a ReLU) redistribute over the negative contributions ``(a_j w_jk)^-``
-        instead, so that their relevance is conserved. ``False`` gives the textbook rule,
-        which drops it. Where the engine sees that the output feeds a ReLU (so negative
-        outputs carry no relevance) both agree and only the positive part is computed.
-    """
-
-    bias: bool = True
-    signed: bool = True
+        w, b = op.derived(f"gamma{'+' if positive else '-'}{gamma}", rho)
+        return op(times_input(a), w, b)
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
         z = op.value(a)
-        if not self.signed or not bool((z < 0).any()):
-            return self._ratio(_positive_part(op, a, self.bias), z)
-        pos = _positive_part(op, a, self.bias)
-        neg = _negative_part(op, a, self.bias)
         negative = z < 0
-        d_pos = stabilize(pos.detach(), self.epsilon, self.relative)
-        d_neg = stabilize(neg.detach(), self.epsilon, self.relative)
-        zero = torch.zeros_like(z)
-        scale_pos = torch.where(negative, zero, safe_reciprocal(d_pos))
-        scale_neg = torch.where(negative, safe_reciprocal(d_neg), zero)
-        return graft(graft(pos, z, scale_pos) + graft(neg, z, scale_neg), z)
+        if not self.signed or not bool(negative.any()):
+            return self._ratio(self._graph(op, a, True), z)
+        up = self._graph(op, a, True)
+        down = self._graph(op, a, False)
+        return _split_by_sign(z, up, down, self._inverse(up), self._inverse(down), negative)
 
     def propagate_positive(self, op: LinearOp, a: Tensor) -> Tensor:
         """The textbook rule, used when negative outputs are known to carry no relevance."""
-        return self._ratio(_positive_part(op, a, self.bias), op.value(a))
+        return self._ratio(self._graph(op, a, True), op.value(a))
+
+
+def _signed_part(op: LinearOp, a: Tensor, bias: bool, positive: bool) -> Tensor:
+    """``sum_j (a_j w_jk)^+`` (or ``^-``), plus ``b^+`` (``b^-``), as a graph of ``a``.
+
+    The gradient reaching ``a`` is multiplied by ``a``. For inputs of both signs the
+    positive part is ``a^+ w^+ + a^- w^-`` (and the negative part ``a^+ w^- + a^- w^+``).
+    """
+    ga = times_input(a)
+    (w_same, b_same), (w_other, _) = (_pos(op), _neg(op)) if positive else (_neg(op), _pos(op))
+    b = b_same if bias else None
+    if op.has_negative_inputs(a):
+        return op(ga.clamp(min=0), w_same, b) + op(ga.clamp(max=0), w_other, None)
+    return op(ga, w_same, b)
+
+
+def _positive_part(op: LinearOp, a: Tensor, bias: bool) -> Tensor:
+    return _signed_part(op, a, bias, positive=True)
+
+
+def _negative_part(op: LinearOp, a: Tensor, bias: bool) -> Tensor:
+    return _signed_part(op, a, bias, positive=False)
 
 
 @dataclass(frozen=True)
@@ -184,11 +201,29 @@ class AlphaBeta(_Modified):
     """LRP-alpha-beta: ``alpha * (a w)^+ / sum (a w)^+  -  beta * (a w)^- / sum (a w)^-``.
 
     Requires ``alpha - beta = 1`` and ``alpha, beta >= 0`` (conservation).
+
+    Parameters
+    ----------
+    alpha, beta : float
+        Weights of the positive and negative contributions.
+    bias : bool
+        Whether the positive/negative parts of the bias enter the denominators.
+    signed : bool
+        For outputs ``z_k < 0`` (relevant only before a residual addition or without a
+        following ReLU) the roles swap: ``alpha`` weighs the negative, dominant
+        contributions. Outputs feeding a ReLU always use the textbook rule.
+
+    Notes
+    -----
+    Where an output has no contribution of the weaker sign (an empty ``beta`` sum), its
+    relevance is redistributed over the dominant contributions alone (alpha = 1, beta =
+    0 for that output) instead of being dropped, which keeps conservation exact.
     """
 
     alpha: float = 2.0
     beta: float = 1.0
     bias: bool = True
+    signed: bool = True
 
     def __post_init__(self) -> None:
         if self.alpha < 0 or self.beta < 0 or abs(self.alpha - self.beta - 1.0) > 1e-12:
@@ -197,16 +232,48 @@ class AlphaBeta(_Modified):
                 f"beta={self.beta} (for example alpha=2, beta=1 or alpha=1, beta=0)"
             )
 
-    def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
+    def _propagate(self, op: LinearOp, a: Tensor, allow_signed: bool) -> Tensor:
         z = op.value(a)
+        signed = self.signed and allow_signed
         pos = _positive_part(op, a, self.bias)
-        out = self.alpha * self._ratio(pos, z)
-        if self.beta:
-            neg = _negative_part(op, a, self.bias)
-            neg_d = stabilize(neg.detach(), self.epsilon, self.relative)
-            out = out - self.beta * relevance_ratio(neg, neg_d, z)
-        # out's value is (alpha - beta) * z = z; re-graft to keep the value exact.
-        return graft(out, z)
+        if self.beta == 0 and not (signed and bool((z < 0).any())):
+            return self._ratio(pos, z)
+        negative = (z < 0) if signed else torch.zeros_like(z, dtype=torch.bool)
+        neg = _negative_part(op, a, self.bias)
+        pos_v, neg_v = pos.detach(), neg.detach()
+        inv_pos = self._inverse(pos_v)
+        inv_neg = self._inverse(neg_v)
+        weaker_empty = torch.where(negative, pos_v == 0, neg_v == 0)
+        alpha = torch.where(weaker_empty, torch.ones_like(z), torch.full_like(z, self.alpha))
+        beta = torch.where(weaker_empty, torch.zeros_like(z), torch.full_like(z, self.beta))
+        scale_pos = torch.where(negative, -beta, alpha) * inv_pos
+        scale_neg = torch.where(negative, alpha, -beta) * inv_neg
+        return graft(graft(pos, z, scale_pos) + graft(neg, z, scale_neg), z)
+
+    def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
+        return self._propagate(op, a, allow_signed=True)
+
+    def propagate_positive(self, op: LinearOp, a: Tensor) -> Tensor:
+        """The textbook rule, used when negative outputs are known to carry no relevance."""
+        return self._propagate(op, a, allow_signed=False)
+
+
+@dataclass(frozen=True, init=False)
+class ZPlus(AlphaBeta):
+    """z-plus (LRP-alpha1-beta0): only positive contributions ``(a_j w_jk)^+`` are redistributed.
+
+    Parameters
+    ----------
+    bias : bool
+        Whether the positive part of the bias enters the denominator (absorbing relevance).
+    signed : bool
+        For outputs ``z_k < 0`` redistribute over the negative contributions instead, so
+        that their relevance is conserved (``False``: the textbook rule, which drops it).
+        Outputs feeding a ReLU always use the textbook rule.
+    """
+
+    def __init__(self, *, bias: bool = True, signed: bool = True, epsilon: float = 1e-9, relative: bool = True) -> None:
+        super().__init__(alpha=1.0, beta=0.0, bias=bias, signed=signed, epsilon=epsilon, relative=relative)
 
 
 @dataclass(frozen=True)
@@ -230,12 +297,27 @@ class ZBox(_Modified):
         low = ad.min() if self.low is None else torch.as_tensor(self.low, dtype=a.dtype, device=a.device)
         high = ad.max() if self.high is None else torch.as_tensor(self.high, dtype=a.dtype, device=a.device)
         low, high = low.expand_as(a), high.expand_as(a)
-        u = (
-            op(times_input(a), op.weight, None)
-            - op(times_input(a, low, low), _pos(op.weight), None)
-            - op(times_input(a, high, high), _neg(op.weight), None)
-        )
+        (w_pos, _), (w_neg, _) = _pos(op), _neg(op)
+        parts = (times_input(a), times_input(a, low, low), times_input(a, high, high))
+        if _concatenable(op):
+            # one layer call over stacked input channels instead of three
+            weight, _ = op.derived("zbox", lambda w: torch.cat([w, -w.clamp(min=0), -w.clamp(max=0)], dim=1), bias=False)
+            u = op(torch.cat(parts, dim=1), weight, None)
+        else:
+            u = op(parts[0], op.weight, None) - op(parts[1], w_pos, None) - op(parts[2], w_neg, None)
         return self._ratio(u, op.value(a))
+
+
+def _concatenable(op: LinearOp) -> bool:
+    """Whether stacking inputs along dim 1 and weights along their input dim is equivalent."""
+    import torch.nn.functional as F
+
+    if op.layout != "right" or op.weight.ndim < 2:
+        return False
+    if op.func is F.linear:
+        return False  # the feature dimension is the last one, not dim 1
+    groups = op.kwargs.get("groups", op.args[3] if len(op.args) > 3 else 1)
+    return op.info.kind == "conv" and groups == 1
 
 
 def _ones_like_input(a: Tensor) -> Tensor:
@@ -302,4 +384,4 @@ class Norm(ElementwiseRule):
 
     def propagate_elementwise(self, func: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
         u = func(*[times_input(g) for g in graphs])
-        return relevance_ratio(u, stabilize(u.detach(), self.epsilon, self.relative), value)
+        return stabilized_ratio(u, value, self.epsilon, self.relative)
