@@ -3,8 +3,9 @@
 The entry point is :func:`explain`; every method returns an :class:`Explanation`.
 """
 
-from xaikit import engine, gradients, lrp, models, perturbation, utils
+from xaikit import engine, gradients, lrp, models, neon, perturbation, utils
 from xaikit.api import explain
+from xaikit.neon import neuralize
 from xaikit.core import (
     ClassTarget,
     Explainer,
@@ -36,6 +37,8 @@ __all__ = [
     "make_method",
     "methods",
     "models",
+    "neon",
+    "neuralize",
     "perturbation",
     "register_method",
     "utils",

@@ -1,0 +1,449 @@
+"""Explainable primitives of neuralized models: pooling, distance and feature layers.
+
+Each primitive is a plain torch function outside the propagation engine. Inside it
+(``xaikit.explain(..., method="lrp")``) the engine computes its exact value and asks the
+primitive's NEON rule for the propagation graph, whose gradient is the relevance.
+
+Internally every primitive returns ``(output, *context)``: the context carries the
+constants its rule needs (support points, temperatures, masks), because a custom rule
+only sees the propagation graphs of the carrying inputs and the output value. The
+public functions below return the output alone.
+
+References
+----------
+Montavon, Kauffmann, Samek, Müller, "Explaining the predictions of unsupervised learning
+models" (2022), sections 3-4 and appendix A; Kauffmann et al., "From clustering to
+cluster explanations via neural networks" (2022); Kauffmann, Müller, Montavon, "Towards
+explaining anomalies" (2020).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from xaikit.engine import explainable, graft, safe_reciprocal, times_input
+
+__all__ = [
+    "PoolSpec",
+    "cosine_features",
+    "dot_cluster_evidence",
+    "dot_outlierness",
+    "gaussian_kernels",
+    "pairwise_squared_distances",
+    "pool_value",
+    "pool_weights",
+    "soft_pool",
+    "squared_distances",
+    "weighted_sum",
+]
+
+Call = Callable[..., Tensor]
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """How a pooling layer computes its value and redistributes relevance.
+
+    Attributes
+    ----------
+    mode : {"min", "max"}
+        Min- or max-pooling.
+    temperature : float or None
+        ``alpha`` of the exact value ``LSE`` pooling, ``(s / alpha) log sum_k w_k
+        exp(s alpha h_k)`` with ``s = -1`` for min and ``+1`` for max; ``None`` for the
+        hard minimum or maximum.
+    beta : float or None
+        Sharpness of the redistribution ``R_k = softmax(s beta h + log w)_k R``; ``None``
+        sends all relevance to the arg-min (arg-max).
+    dim : int
+        The pooled dimension.
+    """
+
+    mode: str
+    temperature: float | None
+    beta: float | None
+    dim: int = -1
+
+    @property
+    def sign(self) -> float:
+        """``-1`` for min-pooling, ``+1`` for max-pooling."""
+        return -1.0 if self.mode == "min" else 1.0
+
+
+def _masked(h: Tensor, log_weights: Tensor | None, fill: float) -> Tensor:
+    if log_weights is None:
+        return h
+    return torch.where(torch.isneginf(log_weights), torch.full_like(h, fill), h)
+
+
+def pool_value(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
+    """The exact value of a pooling layer (no propagation rule attached)."""
+    s = spec.sign
+    if spec.temperature is None:
+        hm = _masked(h, log_weights, -s * math.inf)
+        return hm.amin(spec.dim) if spec.mode == "min" else hm.amax(spec.dim)
+    alpha = spec.temperature
+    z = s * alpha * h
+    if log_weights is not None:
+        z = z + log_weights
+    return torch.logsumexp(z, dim=spec.dim) * (s / alpha)
+
+
+def pool_weights(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
+    """The redistribution weights of a pooling layer (they sum to one along ``spec.dim``).
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        The pooled activations.
+    spec : PoolSpec
+        The pooling layer's description.
+    log_weights : torch.Tensor, optional
+        Log prior weights broadcastable to ``h`` (``-inf`` masks an entry out).
+
+    Returns
+    -------
+    torch.Tensor
+        ``softmax(s beta h + log w)`` along ``spec.dim``, or the one-hot arg-min/arg-max
+        when ``spec.beta`` is ``None``.
+    """
+    h = h.detach()
+    s = spec.sign
+    if spec.beta is None:
+        hm = _masked(h, log_weights, -s * math.inf)
+        index = hm.argmin(spec.dim, keepdim=True) if spec.mode == "min" else hm.argmax(spec.dim, keepdim=True)
+        return torch.zeros_like(h).scatter(spec.dim, index, 1.0)
+    z = s * spec.beta * h
+    if log_weights is not None:
+        z = z + log_weights
+    return torch.softmax(z, dim=spec.dim)
+
+
+def _soft_pool_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
+    out, spec, log_weights = value
+    (g,) = graphs
+    weights = pool_weights(g, spec, log_weights)
+    return graft((g * weights).sum(spec.dim), out), spec, log_weights
+
+
+@explainable(_soft_pool_rule)
+def _soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None) -> tuple[Tensor, PoolSpec, Tensor | None]:
+    return pool_value(h, spec, log_weights), spec, log_weights
+
+
+def soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
+    """Min- or max-pooling whose relevance follows a soft arg-min (arg-max).
+
+    The value is exact (the hard extremum, or the log-sum-exp pooling of
+    ``spec.temperature``); relevance is redistributed as ``R_k = p_k R`` with
+    ``p = softmax(s beta h + log w)`` (:func:`pool_weights`), so it is conserved.
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Activations to pool.
+    spec : PoolSpec
+        Value temperature, redistribution sharpness, mode and dimension.
+    log_weights : torch.Tensor, optional
+        Log weights broadcastable to ``h``, normalized by the caller (for log-mean-exp
+        pooling ``log(1/N)``, for weighted pooling ``log(alpha_k / sum alpha)``);
+        ``-inf`` excludes an entry.
+
+    Returns
+    -------
+    torch.Tensor
+        ``h`` pooled along ``spec.dim``.
+    """
+    out: Tensor = _soft_pool(h, spec, log_weights)[0]
+    return out
+
+
+#: Elements of the largest ``(rows, support, d)`` block of differences computed at once.
+_BLOCK = 1 << 22
+
+
+def _support_blocks(n: int, k: int, d: int) -> list[slice]:
+    step = max(1, _BLOCK // max(1, n * d))
+    return [slice(start, min(start + step, k)) for start in range(0, k, step)]
+
+
+def pairwise_squared_distances(x: Tensor, support: Tensor) -> Tensor:
+    """``||x_n - u_k||^2`` from explicit differences (exactly zero where ``x_n = u_k``).
+
+    Computed in blocks of support points, so that no more than about four million
+    differences are held at once.
+    """
+    n, d = x.shape
+    blocks = [
+        (x[:, None, :] - support[None, s, :]).pow(2).sum(-1) for s in _support_blocks(n, support.shape[0], d)
+    ]
+    return torch.cat(blocks, dim=1) if len(blocks) != 1 else blocks[0]
+
+
+class _DistanceRelevance(torch.autograd.Function):
+    """Value ``h``; backward ``R_ni = sum_k (x_ni - u_ki)^2 grad_nk / denominator_nk``.
+
+    The squared differences are recomputed block by block in the backward pass, so that
+    no ``(N, K, d)`` tensor is stored and coincident points contribute exactly zero.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, graph: Tensor, value: Tensor, x: Tensor, support: Tensor, denominator: Tensor) -> Tensor:
+        ctx.save_for_backward(x, support, safe_reciprocal(denominator))
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
+        x, support, reciprocal = ctx.saved_tensors
+        c = grad * reciprocal
+        n, d = x.shape
+        out = torch.zeros_like(x)
+        for s in _support_blocks(n, support.shape[0], d):
+            diff2 = (x[:, None, :] - support[None, s, :]).pow(2)
+            out = out + torch.einsum("nk,nkd->nd", c[:, s], diff2)
+        return out, None, None, None, None
+
+
+def _squared_distances_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
+    h, support, eps = value
+    (g,) = graphs
+    graph = _DistanceRelevance.apply(g, h.detach(), g.detach(), support.detach(), (h + eps).detach())
+    return graph, support, eps
+
+
+@explainable(_squared_distances_rule)
+def _squared_distances(x: Tensor, support: Tensor, eps: float) -> tuple[Tensor, Tensor, float]:
+    return pairwise_squared_distances(x, support), support, eps
+
+
+def squared_distances(x: Tensor, support: Tensor, eps: float = 1e-9) -> Tensor:
+    """Squared distances ``h_k = ||x - u_k||^2`` with the NEON distance rule.
+
+    Relevance ``R_k`` of each distance goes to the input features by
+    ``R_i = sum_k (x_i - u_ik)^2 / (eps + h_k) R_k``; the share
+    ``eps / (eps + h_k) R_k`` is dissipated (it matters only where ``x`` is a support
+    point).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Points, shape ``(N, d)``.
+    support : torch.Tensor
+        Support points ``u_k``, shape ``(K, d)``.
+    eps : float, default 1e-9
+        Stabilizer (non-negative).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(N, K)``.
+    """
+    out: Tensor = _squared_distances(x, support, float(eps))[0]
+    return out
+
+
+def _gaussian_kernels_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
+    k, support, gamma = value
+    (g,) = graphs
+    d = g.shape[-1]
+    spread = (g.sum(-1, keepdim=True) / d).expand_as(k)
+    return graft(spread, k), support, gamma
+
+
+@explainable(_gaussian_kernels_rule)
+def _gaussian_kernels(x: Tensor, support: Tensor, gamma: float) -> tuple[Tensor, Tensor, float]:
+    return torch.exp(-gamma * pairwise_squared_distances(x, support)), support, gamma
+
+
+def gaussian_kernels(x: Tensor, support: Tensor, gamma: float) -> Tensor:
+    """Gaussian kernels ``exp(-gamma ||x - u_k||^2)`` with uniform redistribution.
+
+    Each kernel is a product over features; every feature can switch it off, so the
+    rule gives each feature the same share ``R_k / d``. This is the direct
+    neuralization of KDE inlierness, documented in the literature as uninformative: the
+    explanation has the same shape for every point. Prefer random features
+    (:class:`xaikit.neon.RandomFeatureInlierness`).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Points, shape ``(N, d)``.
+    support : torch.Tensor
+        Support points, shape ``(K, d)``.
+    gamma : float
+        Kernel parameter.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(N, K)``.
+    """
+    out: Tensor = _gaussian_kernels(x, support, float(gamma))[0]
+    return out
+
+
+def _weighted_sum_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
+    out, weights = value
+    (g,) = graphs
+    return graft((times_input(g) * weights).sum(-1), out, safe_reciprocal(out)), weights
+
+
+@explainable(_weighted_sum_rule)
+def _weighted_sum(h: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
+    return (h * weights).sum(-1), weights
+
+
+def weighted_sum(h: Tensor, weights: Tensor) -> Tensor:
+    """Sum pooling ``s = sum_k w_k h_k`` with proportional redistribution.
+
+    ``R_k = w_k h_k / s * R``, exactly conservative (nothing is absorbed by a
+    stabilizer; an output equal to zero passes no relevance on).
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Activations, shape ``(..., K)``.
+    weights : torch.Tensor
+        Shape ``(K,)`` (for a mean ``1/K``).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(...)``.
+    """
+    out: Tensor = _weighted_sum(h, weights)[0]
+    return out
+
+
+def _cosine_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
+    out, mu = value
+    return graft(graphs[0], out), mu
+
+
+@explainable(_cosine_rule)
+def _cosine_features(z: Tensor, mu: Tensor) -> tuple[Tensor, Tensor]:
+    return math.sqrt(2.0) * torch.cos(z) * mu, mu
+
+
+def cosine_features(z: Tensor, mu: Tensor) -> Tensor:
+    """Random-feature detection ``h_j = sqrt(2) cos(z_j) mu_j`` with pass-through relevance.
+
+    ``z_j = omega_j^T x + b_j`` is computed by a linear layer before it, whose rule (the
+    w-square rule) sends ``R_j`` to the input features along ``omega_j``.
+
+    Parameters
+    ----------
+    z : torch.Tensor
+        Phases, shape ``(N, H)``.
+    mu : torch.Tensor
+        Mean feature of the data, shape ``(H,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(N, H)``.
+    """
+    out: Tensor = _cosine_features(z, mu)[0]
+    return out
+
+
+# --------------------------------------------------------------------------- appendix A
+def _dot_cluster_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
+    f, weight, bias, beta = value
+    (g,) = graphs
+    k, m, c = weight.shape
+    h = (F.linear(g.detach(), weight.reshape(k * m, c), bias.reshape(-1))).view(-1, k, m)
+    p = pool_weights(h, PoolSpec("min", None, beta))
+    # R_i = sum_k a_i w_ik p_k R / f: only the dot part p_k a^T w_k is propagated.
+    dot = (F.linear(times_input(g), weight.reshape(k * m, c)).view(-1, k, m) * p).sum(-1)
+    return graft(dot, f, safe_reciprocal(f)), weight, bias, beta
+
+
+@explainable(_dot_cluster_rule)
+def _dot_cluster_evidence(
+    a: Tensor, weight: Tensor, bias: Tensor, beta: float | None
+) -> tuple[Tensor, Tensor, Tensor, float | None]:
+    k, m, c = weight.shape
+    h = F.linear(a, weight.reshape(k * m, c), bias.reshape(-1)).view(-1, k, m)
+    return h.amin(-1), weight, bias, beta
+
+
+def dot_cluster_evidence(a: Tensor, weight: Tensor, bias: Tensor, beta: float | None) -> Tensor:
+    """Cluster evidence on neural activations with the propagation of appendix A.3.
+
+    ``f_c(a) = min_{k != c} (w_ck^T a + b_ck)``; of the relevance ``R_k = p_k f_c`` only
+    the part ``p_k a^T w_ck`` is propagated, by ``R_i = sum_k a_i w_ik / (a^T w_k)
+    R_k^dot``, so that deactivated neurons (``a_i = 0``) receive none. The residual
+    ``p_k (b_k + f_c - h_k)`` is dissipated.
+
+    Parameters
+    ----------
+    a : torch.Tensor
+        Activations, shape ``(P, C)``.
+    weight : torch.Tensor
+        ``w_ck``, shape ``(K, K - 1, C)``.
+    bias : torch.Tensor
+        ``b_ck``, shape ``(K, K - 1)``.
+    beta : float or None
+        Soft-argmin sharpness (``None``: hard).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(P, K)``.
+    """
+    out: Tensor = _dot_cluster_evidence(a, weight, bias, beta)[0]
+    return out
+
+
+def _dot_outlier_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
+    o, support, spec, log_weights = value
+    (g,) = graphs
+    a = g.detach()
+    p = pool_weights(pairwise_squared_distances(a, support), spec, log_weights)
+    center = p @ support
+    # R_i = sum_k p_k a_i (a_i - u_ik) R / o: the dot part p_k a^T (a - u_k) only.
+    dot = (times_input(g) * (a - center)).sum(-1)
+    return graft(dot, o, safe_reciprocal(o)), support, spec, log_weights
+
+
+@explainable(_dot_outlier_rule)
+def _dot_outlierness(
+    a: Tensor, support: Tensor, spec: PoolSpec, log_weights: Tensor | None
+) -> tuple[Tensor, Tensor, PoolSpec, Tensor | None]:
+    return pool_value(pairwise_squared_distances(a, support), spec, log_weights), support, spec, log_weights
+
+
+def dot_outlierness(a: Tensor, support: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
+    """Outlierness on neural activations with the propagation of appendix A.1.
+
+    ``o(a) = LME^{-gamma}_k ||a - u_k||^2``; of ``R_k = p_k o`` only the part
+    ``p_k a^T (a - u_k)`` is propagated, by ``R_i = sum_k a_i (a_i - u_ik) /
+    (a^T (a - u_k)) R_k^dot``; the residual ``p_k (u_k^T (u_k - a) + LME{h - h_k})`` is
+    dissipated.
+
+    Parameters
+    ----------
+    a : torch.Tensor
+        Activations, shape ``(P, C)``.
+    support : torch.Tensor
+        Support points, shape ``(K, C)``.
+    spec : PoolSpec
+        The log-mean-exp pooling (``mode="min"``, ``temperature=gamma``).
+    log_weights : torch.Tensor, optional
+        Normalized log weights of the support points, shape ``(K,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(P,)``.
+    """
+    out: Tensor = _dot_outlierness(a, support, spec, log_weights)[0]
+    return out
