@@ -1,0 +1,234 @@
+"""``xaikit explain``: explain a saved model on input files, write heatmaps and the array."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from xaikit.cli.errors import CLIError, one_line
+from xaikit.cli.loading import (
+    MODEL_FORMATS,
+    Inputs,
+    load_inputs,
+    load_model,
+    model_dtype,
+    parse_options,
+    parse_target,
+)
+from xaikit.report.staging import staged_output
+
+DESCRIPTION = """\
+Explain a saved model's predictions on input files. Writes, into --out (all at once,
+nothing partial on error): attribution.npy (same shape as the inputs), heatmaps/*.png
+(images: red positive, blue negative, white zero), explanation.json (method, options,
+targets, outputs), summary.csv, figures, run.json and report.html.
+
+The model is a state dict (torch.save(model.state_dict(), f); needs --arch, loaded with
+weights_only=True, so no code runs), a TorchScript file (torch.jit.save) or a
+torch.export archive (torch.export.save; export with a dynamic batch dimension).
+"""
+
+EPILOG = """\
+examples:
+  xaikit explain digits.pt digit.png --arch digits_cnn --method lrp \\
+      --option composite=epsilon_gamma_box --option 'composite_options={"low": 0, "high": 1}'
+  xaikit explain model_scripted.pt batch.npy --method saliency --target 3 --out run1
+  xaikit explain mlp.pt table.csv --arch mlp --arch-option in_features=6 --arch-option out_features=2
+"""
+
+#: Samples drawn as figures in the report (heatmap PNGs are written for all).
+MAX_FIGURES = 16
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``explain`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "explain",
+        help="explain a saved model on images or arrays",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", help="model file: state dict (with --arch), TorchScript or torch.export")
+    parser.add_argument("inputs", nargs="+", help="image files, or .npy/.csv arrays (rows are samples)")
+    parser.add_argument("--arch", help="architecture of a state dict (xaikit.models.reference_model name)")
+    parser.add_argument(
+        "--arch-option", action="append", default=[], metavar="KEY=VALUE",
+        help="constructor option of --arch (repeatable; values parsed as JSON when possible)",
+    )
+    parser.add_argument(
+        "--format", dest="model_format", choices=MODEL_FORMATS, default="auto",
+        help="model file format (default: detected)",
+    )
+    parser.add_argument("--method", default="lrp", help="registered method name (see `xaikit methods`)")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="method option (repeatable; values parsed as JSON when possible, e.g. steps=32)",
+    )
+    parser.add_argument(
+        "--target", default=None,
+        help="class to explain: an index, comma-separated indices (one per sample), "
+        "'predicted' (default) or 'logodds'",
+    )
+    parser.add_argument("--out", default="xaikit-explain", help="output folder (default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out not written by xaikit")
+    parser.add_argument("--batch-size", type=int, default=64, help="samples per explanation call (default: 64)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), help="read images as grey (1) or RGB (3)")
+    parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize images to H x W")
+    parser.add_argument("--clip-percentile", type=float, help="percentile of |relevance| at full colour")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _explain(model: torch.nn.Module, inputs: Inputs, args: argparse.Namespace, options: dict[str, Any]) -> Any:
+    import xaikit
+    from xaikit.utils import progress
+
+    target = parse_target(args.target)
+    if isinstance(target, torch.Tensor) and target.shape[0] != inputs.batch.shape[0]:
+        raise CLIError(f"--target gives {target.shape[0]} classes for {inputs.batch.shape[0]} samples")
+    if args.batch_size < 1:
+        raise CLIError("--batch-size must be positive")
+    n = inputs.batch.shape[0]
+    starts = range(0, n, args.batch_size)
+    parts = []
+    for start in progress(starts, desc=f"explaining with {args.method}", enabled=not args.no_progress):
+        stop = min(start + args.batch_size, n)
+        part_target = target[start:stop] if isinstance(target, torch.Tensor) else target
+        try:
+            parts.append(
+                xaikit.explain(
+                    model, inputs.batch[start:stop], part_target, method=args.method,
+                    feature_names=inputs.feature_names, **options,
+                )
+            )
+        except Exception as error:  # the method's own message, on one line
+            hint = ""
+            if isinstance(model, torch.jit.ScriptModule):
+                hint = " (TorchScript hides the model's operations from propagation methods such as LRP; use a state dict with --arch, or a gradient method)"
+            raise CLIError(f"{args.method} failed: {one_line(error)}{hint}", status=1) from error
+    return parts
+
+
+def _merge(parts: list[Any], inputs: Inputs) -> Any:
+    """One :class:`~xaikit.Explanation` of the whole batch from the per-batch ones."""
+    from xaikit.core.explanation import Explanation
+
+    first = parts[0]
+    targets = [p.target for p in parts]
+    return Explanation(
+        attribution=torch.cat([p.attribution for p in parts]).detach().cpu(),
+        output=torch.cat([p.output for p in parts]).detach().cpu(),
+        target=None if any(t is None for t in targets) else torch.cat(targets).cpu(),
+        method=first.method,
+        options=first.options,
+        inputs=inputs.batch,
+        feature_names=inputs.feature_names,
+    )
+
+
+def _file_names(names: list[str]) -> list[str]:
+    """Sample names made safe and unique as file names."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "sample"
+        candidate, n = base, 2
+        while candidate in taken:
+            candidate, n = f"{base}-{n}", n + 1
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _summary(explanation: Any, names: list[str]) -> pd.DataFrame:
+    target = explanation.target
+    return pd.DataFrame({
+        "sample": names,
+        "target": [None] * len(names) if target is None else target.tolist(),
+        "output": explanation.output.double().numpy(),
+        "relevance_sum": explanation.relevance_sum.double().numpy(),
+    })
+
+
+def _write_heatmaps(folder: Path, explanation: Any, names: list[str], style: dict[str, Any]) -> None:
+    from xaikit import plot
+
+    folder.mkdir()
+    for name, values in zip(names, explanation.attribution):
+        rgb = plot.heatmap_rgb(values, **style)
+        upscale = max(1, -(-128 // min(rgb.shape[:2])))  # at least 128 pixels a side
+        plot.save_png(folder / f"{name}.png", rgb, upscale=upscale)
+
+
+def _write(staging: Path, inputs: Inputs, explanation: Any, args: argparse.Namespace, options: dict[str, Any]) -> None:
+    from xaikit import plot
+    from xaikit.report import Report
+
+    np.save(staging / "attribution.npy", explanation.attribution.numpy())
+    names = _file_names(inputs.names)
+    summary = _summary(explanation, inputs.names)
+    summary.to_csv(staging / "summary.csv", index=False)
+    settings = {
+        "model": str(args.model),
+        "arch": args.arch,
+        "method": explanation.method,
+        "options": explanation.options,
+        "target": args.target or "predicted",
+        "inputs": [str(p) for p in args.inputs],
+        "shape": list(explanation.attribution.shape),
+    }
+    record = {**settings, "samples": summary.to_dict(orient="records")}
+    (staging / "explanation.json").write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    report = Report(
+        f"xaikit explain: {explanation.method}",
+        description=f"{len(names)} sample(s) from {', '.join(map(str, args.inputs))}.",
+    )
+    report.add_settings(settings)
+    section = report.section("Explanation")
+    section.add_table(summary, "Explained output and relevance sum per sample", name="tables/summary.csv")
+    style: dict[str, Any] = {} if args.clip_percentile is None else {"clip_percentile": args.clip_percentile}
+    shown = list(range(min(len(names), MAX_FIGURES)))
+    if explanation.attribution.ndim == 4:
+        _write_heatmaps(staging / "heatmaps", explanation, names, style)
+        figure = plot.grid({explanation.method: explanation}, indices=shown,
+                           column_labels=[names[i] for i in shown], **style)
+        section.add_figure(figure, "Inputs and heatmaps (red: positive, blue: negative relevance)",
+                           name="figures/grid.png")
+    else:
+        for index in shown:
+            extra = style if explanation.attribution.ndim == 3 else {}
+            figure = plot.plot_explanation(explanation, index, **extra)
+            section.add_figure(figure, names[index], name=f"figures/{names[index]}.png")
+    report.save(staging)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``xaikit explain``; returns the exit status."""
+    import xaikit
+
+    options = parse_options(args.option)
+    try:
+        xaikit.make_method(args.method, **options)  # unknown method or option: fail before any work
+    except (ValueError, TypeError) as error:
+        raise CLIError(one_line(error)) from None
+    model = load_model(
+        args.model, arch=args.arch, arch_options=parse_options(args.arch_option),
+        model_format=args.model_format,
+    )
+    size = None if args.size is None else (int(args.size[0]), int(args.size[1]))
+    inputs = load_inputs(args.inputs, channels=args.channels, size=size, dtype=model_dtype(model))
+    explanation = _merge(_explain(model, inputs, args, options), inputs)
+    with staged_output(args.out, force=args.force) as staging:
+        _write(staging, inputs, explanation, args, options)
+    out = Path(args.out)
+    print(f"wrote {out / 'attribution.npy'} and {out / 'report.html'}")
+    return 0

@@ -1,0 +1,303 @@
+"""Reading what the command line is given: model files, inputs, options and targets."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from xaikit.cli.errors import CLIError
+
+ModelFormat = Literal["auto", "state_dict", "torchscript", "export"]
+MODEL_FORMATS: tuple[str, ...] = ("auto", "state_dict", "torchscript", "export")
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+ARRAY_SUFFIXES = frozenset({".npy", ".csv"})
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: JSON when it parses (numbers, booleans, lists, objects), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``["key=value", ...]`` to a dict, values parsed with :func:`parse_value`."""
+    options: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise CLIError(f"option {pair!r} is not of the form key=value (for example steps=32)")
+        options[key] = parse_value(value)
+    return options
+
+
+def parse_target(text: str | None) -> Any:
+    """``None``/``predicted``/``logodds``, one class index, or comma-separated indices."""
+    if text is None or text in ("predicted", "logodds"):
+        return text
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise CLIError(
+            f"target {text!r} is not 'predicted', 'logodds', a class index or a comma-separated list"
+        ) from None
+    return values[0] if len(values) == 1 else torch.tensor(values)
+
+
+def detect_format(path: Path) -> ModelFormat:
+    """Tell a TorchScript archive, a ``torch.export`` archive and a ``torch.save`` file apart."""
+    if not zipfile.is_zipfile(path):
+        return "state_dict"  # legacy (non-zip) torch.save files; torch.load decides
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if any(n.endswith("archive_format") for n in names):
+        return "export"
+    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        return "torchscript"
+    return "state_dict"
+
+
+def _state_dict(path: Path) -> Mapping[str, Tensor]:
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load raises many types on malformed files
+        if isinstance(error, MemoryError):
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CLIError(
+            f"cannot read model file {str(path)!r} as a PyTorch state dict, TorchScript or "
+            f"torch.export file ({first[:160]})"
+        ) from None
+    if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, Mapping) or not all(isinstance(v, Tensor) for v in loaded.values()):
+        raise CLIError(
+            f"model file {str(path)!r} does not hold a state dict (a mapping of names to tensors); "
+            "save one with torch.save(model.state_dict(), path)"
+        )
+    return loaded
+
+
+def _build_arch(arch: str, options: Mapping[str, Any]) -> nn.Module:
+    from xaikit.models import REFERENCE_MODELS, reference_model
+
+    try:
+        return reference_model(arch, **options)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    except TypeError as error:
+        raise CLIError(
+            f"architecture {arch!r} does not accept options {sorted(options)} ({error}); "
+            f"known architectures: {', '.join(REFERENCE_MODELS)}"
+        ) from None
+
+
+def load_model(
+    path: str | Path,
+    *,
+    arch: str | None = None,
+    arch_options: Mapping[str, Any] | None = None,
+    model_format: ModelFormat = "auto",
+) -> nn.Module:
+    """Load a model safely (no arbitrary code from pickles), on the CPU, in eval mode.
+
+    Parameters
+    ----------
+    path : str or Path
+        A state dict saved with ``torch.save`` (read with ``weights_only=True``; needs
+        ``arch``), a TorchScript file (``torch.jit.save``) or a ``torch.export`` archive
+        (``torch.export.save``).
+    arch : str, optional
+        Architecture of a state dict, a name of :func:`xaikit.models.reference_model`.
+    arch_options : mapping, optional
+        Constructor options of the architecture (for example ``{"num_classes": 10}``).
+    model_format : {"auto", "state_dict", "torchscript", "export"}
+        The file's format; detected from its contents with ``"auto"``.
+
+    Raises
+    ------
+    CLIError
+        If the file is missing or unreadable, or the state dict does not fit the architecture.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CLIError(f"model file {str(file)!r} does not exist")
+    kind = detect_format(file) if model_format == "auto" else model_format
+    if arch is not None and kind != "state_dict":
+        raise CLIError(f"--arch is for state dicts, but {str(file)!r} is a {kind} file")
+    if kind == "torchscript":
+        try:
+            model: nn.Module = torch.jit.load(str(file), map_location="cpu")
+        except (RuntimeError, ValueError, OSError) as error:
+            raise CLIError(f"cannot read TorchScript file {str(file)!r}: {str(error).splitlines()[0][:160]}") from None
+    elif kind == "export":
+        try:
+            model = torch.export.load(str(file)).module()
+        except Exception as error:  # torch.export raises many types on malformed archives
+            raise CLIError(f"cannot read torch.export file {str(file)!r}: {type(error).__name__}: {str(error)[:160]}") from None
+    else:
+        state = _state_dict(file)
+        if arch is None:
+            raise CLIError(
+                f"{str(file)!r} is a state dict, which holds weights only; name its architecture "
+                "with --arch (see `xaikit explain --help`)"
+            )
+        model = _build_arch(arch, arch_options or {})
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            detail = " ".join(str(error).split())
+            raise CLIError(
+                f"the state dict in {str(file)!r} does not fit architecture {arch!r}: {detail[:240]}"
+            ) from None
+    try:
+        model.eval()
+    except NotImplementedError:
+        pass  # exported programs keep the mode they were exported in
+    return model
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A batch read from files.
+
+    Attributes
+    ----------
+    batch : torch.Tensor
+        ``(N, ...)`` float tensor.
+    names : list of str
+        One name per sample (file stem, with the row for arrays).
+    feature_names : list of str or None
+        Column names of a CSV file with a header.
+    kind : {"image", "array"}
+        Whether the inputs were images.
+    """
+
+    batch: Tensor
+    names: list[str]
+    feature_names: list[str] | None
+    kind: Literal["image", "array"]
+
+
+def _read_image(path: Path, channels: int | None, size: tuple[int, int] | None) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            if channels is None:
+                channels = 1 if opened.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+            picture = opened.convert("L" if channels == 1 else "RGB")
+            if size is not None:
+                picture = picture.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            array = np.asarray(picture, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as error:
+        raise CLIError(f"cannot read image {str(path)!r}: {error}") from None
+    return array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+
+
+def _read_array(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    if path.suffix.lower() == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise CLIError(f"cannot read array file {str(path)!r}: {error}") from None
+        return (array[None] if array.ndim == 1 else array), None
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise CLIError(f"cannot read CSV file {str(path)!r}: {str(error).splitlines()[0]}") from None
+    header_is_data = all(isinstance(parse_value(str(c)), int | float) for c in frame.columns)
+    if header_is_data:
+        frame = pd.read_csv(path, header=None)
+    bad = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise CLIError(f"CSV file {str(path)!r} has non-numeric column(s) {bad}; keep only feature columns")
+    names = None if header_is_data else [str(c) for c in frame.columns]
+    return frame.to_numpy(dtype=np.float64), names
+
+
+def load_inputs(
+    paths: Sequence[str | Path],
+    *,
+    channels: int | None = None,
+    size: tuple[int, int] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Inputs:
+    """Read images (one sample each) or ``.npy``/``.csv`` arrays (a batch each) into one batch.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Image files (PNG, JPEG, ...; values scaled to [0, 1], layout ``(C, H, W)``), or
+        ``.npy`` files (``(N, ...)``; a 1-D array is one sample) and ``.csv`` files (rows
+        are samples; a header row gives feature names). Kinds cannot be mixed.
+    channels : {1, 3}, optional
+        Read images as grey (1) or RGB (3); by default grey images stay grey.
+    size : (int, int), optional
+        Resize images to ``(height, width)``.
+    dtype : torch.dtype
+        Floating-point type of the batch.
+
+    Raises
+    ------
+    CLIError
+        If a file is missing, unreadable, of an unknown kind, or the shapes do not match.
+    """
+    if not paths:
+        raise CLIError("no input files given")
+    files = [Path(p) for p in paths]
+    for file in files:
+        if not file.is_file():
+            raise CLIError(f"input file {str(file)!r} does not exist")
+    suffixes = {f.suffix.lower() for f in files}
+    unknown = suffixes - IMAGE_SUFFIXES - ARRAY_SUFFIXES
+    if unknown:
+        raise CLIError(
+            f"unsupported input file type(s) {sorted(unknown)}; give images (PNG, JPEG, ...) or .npy/.csv arrays"
+        )
+    if suffixes & IMAGE_SUFFIXES and suffixes & ARRAY_SUFFIXES:
+        raise CLIError("give either image files or .npy/.csv arrays, not both")
+    arrays: list[np.ndarray] = []
+    names: list[str] = []
+    feature_names: list[str] | None = None
+    kind: Literal["image", "array"] = "image" if suffixes <= IMAGE_SUFFIXES else "array"
+    for file in files:
+        if kind == "image":
+            arrays.append(_read_image(file, channels, size)[None])
+            names.append(file.stem)
+        else:
+            array, columns = _read_array(file)
+            if array.dtype.kind not in "biuf":
+                raise CLIError(f"array in {str(file)!r} is not numeric (dtype {array.dtype})")
+            feature_names = feature_names or columns
+            arrays.append(array)
+            names.extend(f"{file.stem}-{i}" for i in range(array.shape[0]))
+    shapes = {a.shape[1:] for a in arrays}
+    if len(shapes) != 1:
+        hint = " (resize images with --size H W)" if kind == "image" else ""
+        raise CLIError(f"inputs have different shapes {sorted(shapes)}{hint}")
+    batch = torch.from_numpy(np.concatenate(arrays).astype(np.float64)).to(dtype)
+    if not bool(torch.isfinite(batch).all()):
+        raise CLIError("inputs contain NaN or infinite values")
+    return Inputs(batch, names, feature_names, kind)
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """Floating-point type of the model's first floating parameter (float32 if none)."""
+    for parameter in model.parameters():
+        if parameter.dtype.is_floating_point:
+            return parameter.dtype
+    return torch.float32

@@ -1,0 +1,113 @@
+"""Demo sections: pixel-flipping and model-randomization checks of the digits explanations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xaikit.demo.context import DemoContext
+from xaikit.demo.methods import LRP_RUNS, MethodRun, plan_runs
+from xaikit.demo.registry import SkipSection, register_section
+from xaikit.report import Section
+
+FLIPPING_TITLE = "Evaluation: pixel-flipping"
+RANDOMIZATION_TITLE = "Evaluation: model randomization"
+
+#: Methods compared by pixel-flipping (those registered), besides the LRP composites.
+FLIPPING_METHODS = ("integrated_gradients", "occlusion", "shapley_sampling", "saliency", "guided_backprop")
+#: Methods compared under cascading randomization (those registered).
+RANDOMIZATION_METHODS = ("saliency", "gradient_x_input", "integrated_gradients", "guided_backprop")
+
+
+def _runs(context: DemoContext, names: tuple[str, ...], lrp: tuple[MethodRun, ...]) -> list[MethodRun]:
+    planned, _ = plan_runs(context.digits(), quick=context.quick)
+    chosen = {run.method: run for run in planned if run.method in names}
+    return [*lrp, *(chosen[n] for n in names if n in chosen)]
+
+
+@register_section("pixel-flipping", FLIPPING_TITLE, order=20, requires=("xaikit.evaluate:pixel_flipping",))
+def pixel_flipping_section(context: DemoContext) -> Section:
+    """Remove the most relevant pixels first; faithful heatmaps make the output drop fast."""
+    import xaikit
+    from xaikit import plot
+    from xaikit.evaluate import pixel_flipping
+
+    data = context.digits()
+    x, y = context.evaluation_digits()
+    curves: dict[str, np.ndarray] = {}
+    rows: list[dict[str, Any]] = []
+    fractions = None
+    for run in xaikit.utils.progress(_runs(context, FLIPPING_METHODS, LRP_RUNS[:2]), desc="pixel-flipping",
+                                     enabled=context.progress):
+        explanation = xaikit.explain(data.model, x, y, method=run.method, **run.options)
+        result = pixel_flipping(data.model, x, explanation, y, order="morf", step=2, removal="constant",
+                                show_progress=False)
+        curves[run.label], fractions = result.curves, result.fractions
+        rows.append({"method": run.label, "AOPC (mean)": float(result.aopc.mean()),
+                     "AOPC (std. error)": float(result.aopc.std(ddof=1) / np.sqrt(len(result.aopc)))})
+    if not curves:
+        raise SkipSection("no method to evaluate")
+    baseline = pixel_flipping(data.model, x, None, y, order="random", step=2, removal="constant",
+                              seed=context.seed, show_progress=False)
+    curves["random"] = baseline.curves
+    rows.append({"method": "random", "AOPC (mean)": float(baseline.aopc.mean()),
+                 "AOPC (std. error)": float(baseline.aopc.std(ddof=1) / np.sqrt(len(baseline.aopc)))})
+    section = Section(FLIPPING_TITLE).add_text(
+        f"Pixels of {len(y)} test digits are set to zero (the background value) two at a time, most "
+        "relevant first, and the logit of the true class is recorded. A faithful explanation makes "
+        "it fall faster than removing pixels in random order: a larger area over the perturbation "
+        "curve (AOPC), a smaller area under it."
+    )
+    axes = plot.pixel_flipping_curves(curves, fractions, ylabel="logit of the true class")
+    section.add_figure(axes, "Mean curve per method (band: one standard error).",
+                       name="figures/pixel-flipping.png")
+    table = pd.DataFrame(rows).sort_values("AOPC (mean)", ascending=False, ignore_index=True)
+    section.add_table(table, "Area over the perturbation curve (higher is more faithful)",
+                      name="tables/pixel-flipping.csv")
+    return section
+
+
+@register_section(
+    "randomization", RANDOMIZATION_TITLE, order=21, requires=("xaikit.evaluate:model_randomization",)
+)
+def randomization_section(context: DemoContext) -> Section:
+    """Cascading randomization: explanations should change when the weights are destroyed."""
+    import xaikit
+    from xaikit import plot
+    from xaikit.evaluate import model_randomization
+
+    data = context.digits()
+    x, y = context.evaluation_digits()
+    x, y = x[:16], y[:16]
+    lrp = (LRP_RUNS[0], MethodRun("LRP alpha1_beta0", "lrp", {"composite": "alpha1_beta0"}))
+    ssim: dict[str, np.ndarray] = {}
+    spearman: dict[str, np.ndarray] = {}
+    layers: list[str] = []
+    for run in xaikit.utils.progress(_runs(context, RANDOMIZATION_METHODS, lrp), desc="randomization",
+                                     enabled=context.progress):
+        result = model_randomization(data.model, x, run.method, y, order="top_down",
+                                     similarities=("ssim", "spearman"), seeds=(context.seed,),
+                                     method_options=run.options, show_progress=False)
+        layers = list(result.layers)
+        ssim[run.label] = result.scores["ssim"].mean(0).T  # (inputs, layers)
+        spearman[run.label] = result.scores["spearman"].mean(0).T
+    if not ssim:
+        raise SkipSection("no method to evaluate")
+    section = Section(RANDOMIZATION_TITLE).add_text(
+        "The sanity check of Adebayo et al. (2018): the network's layers are re-initialized from the "
+        "top down, one more at each step, and each explanation of the randomized network is compared "
+        f"with the original one on {len(y)} test digits. An explanation that stays similar does not "
+        "depend on what the network learned."
+    )
+    axes = plot.randomization_curves(ssim, layers, ylabel="SSIM to the original heatmap")
+    section.add_figure(axes, "Structural similarity per randomized layer (band: one standard deviation).",
+                       name="figures/randomization-ssim.png")
+    table = pd.DataFrame(
+        {label: values.mean(0) for label, values in spearman.items()}, index=pd.Index(layers, name="randomized up to")
+    ).T
+    table.index.name = "method"
+    section.add_table(table, "Spearman rank correlation with the original heatmap, per randomized layer",
+                      name="tables/randomization-spearman.csv")
+    return section
