@@ -240,6 +240,9 @@ class AlphaBeta(_Modified):
             return self._ratio(pos, z)
         negative = (z < 0) if signed else torch.zeros_like(z, dtype=torch.bool)
         neg = _negative_part(op, a, self.bias)
+        if self.beta == 0:
+            # z-plus, signed: each output keeps only the contributions of its own sign
+            return _split_by_sign(z, pos, neg, self._inverse(pos), self._inverse(neg), negative)
         pos_v, neg_v = pos.detach(), neg.detach()
         inv_pos = self._inverse(pos_v)
         inv_neg = self._inverse(neg_v)
