@@ -3,7 +3,7 @@
 The entry point is :func:`explain`; every method returns an :class:`Explanation`.
 """
 
-from xaikit import engine, gradients, lrp, models, neon, perturbation, utils
+from xaikit import engine, evaluate, gradients, lrp, models, neon, perturbation, utils
 from xaikit.api import explain
 from xaikit.neon import neuralize
 from xaikit.core import (
@@ -30,6 +30,7 @@ __all__ = [
     "Predicted",
     "__version__",
     "engine",
+    "evaluate",
     "explain",
     "get_method",
     "gradients",

@@ -1,1 +1,161 @@
-"""(being written)"""
+"""Evaluate explanations: faithfulness, randomization sanity checks, class sensitivity,
+complexity, localization, axioms and runtime.
+
+There is no ground truth for an explanation; these checks quantify how much to trust
+one. Every metric runs batched on the model's device, takes any registered method by
+name (or an explainer or a callable), works on tabular ``(N, d)``, time-series
+``(N, C, T)`` and image ``(N, C, H, W)`` inputs, never modifies the model or the data,
+and draws random numbers from local generators only.
+
+One call runs a chosen set of metrics for several methods:
+
+>>> import torch, xaikit
+>>> from xaikit.evaluate import evaluate
+>>> model = xaikit.models.MLP(5, (8,), 3).eval()
+>>> result = evaluate(model, torch.randn(6, 5), methods=["lrp"], metrics=["pixel_flipping"])
+>>> result.pivot().loc[("pixel_flipping", "aopc_morf")].shape
+(1,)
+
+Faithfulness
+    :func:`pixel_flipping`, :func:`region_perturbation`, :func:`faithfulness_correlation`,
+    :func:`sensitivity_n`; removal by :class:`Constant`, :class:`Blur`, :class:`Inpaint`
+    (biharmonic, scikit-image) or :class:`Uniform` noise.
+Randomization
+    :func:`model_randomization` (cascading or independent), :func:`class_sensitivity`
+    (random logit), :func:`randomized_models`.
+Similarity
+    :func:`ssim`, :func:`spearman`, :func:`pearson`, :func:`hog_similarity`.
+Complexity
+    :func:`jpeg_size`, :func:`gini`, :func:`entropy`.
+Localization
+    :func:`pointing_game`, :func:`relevance_mass_accuracy`, :func:`relevance_rank_accuracy`,
+    :func:`outside_inside_ratio`, :func:`segmentation_scores`.
+Axioms
+    :func:`completeness_gap`, :func:`implementation_invariance`, :func:`input_invariance`,
+    :func:`continuity`.
+Runtime
+    :func:`explanation_rate`.
+"""
+
+from xaikit.evaluate._common import to_map
+from xaikit.evaluate.axioms import (
+    CompletenessResult,
+    ContinuityResult,
+    InvarianceResult,
+    absorb_input_shift,
+    completeness_gap,
+    continuity,
+    implementation_invariance,
+    input_invariance,
+)
+from xaikit.evaluate.complexity import entropy, gini, heatmap_image, jpeg_size
+from xaikit.evaluate.faithfulness import (
+    FlippingResult,
+    SensitivityNResult,
+    SubsetResult,
+    faithfulness_correlation,
+    pixel_flipping,
+    region_perturbation,
+    sensitivity_n,
+)
+from xaikit.evaluate.features import feature_groups
+from xaikit.evaluate.localization import (
+    outside_inside_ratio,
+    pointing_game,
+    relevance_mass_accuracy,
+    relevance_rank_accuracy,
+    segmentation_scores,
+)
+from xaikit.evaluate.randomization import (
+    ClassSensitivityResult,
+    RandomizationResult,
+    class_sensitivity,
+    model_randomization,
+    randomizable_layers,
+    randomized_models,
+    reinitialize,
+)
+from xaikit.evaluate.removal import (
+    Blur,
+    Constant,
+    Inpaint,
+    Removal,
+    Uniform,
+    as_removal,
+    gaussian_blur,
+)
+from xaikit.evaluate.runner import (
+    DEFAULT_METRICS,
+    METRICS,
+    EvaluationResult,
+    MethodSpec,
+    evaluate,
+    method_specs,
+)
+from xaikit.evaluate.runtime import explanation_rate
+from xaikit.evaluate.similarity import (
+    SIMILARITIES,
+    hog_similarity,
+    pearson,
+    rank,
+    scale_unit,
+    spearman,
+    ssim,
+)
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "METRICS",
+    "SIMILARITIES",
+    "Blur",
+    "ClassSensitivityResult",
+    "CompletenessResult",
+    "Constant",
+    "ContinuityResult",
+    "EvaluationResult",
+    "FlippingResult",
+    "Inpaint",
+    "InvarianceResult",
+    "MethodSpec",
+    "RandomizationResult",
+    "Removal",
+    "SensitivityNResult",
+    "SubsetResult",
+    "Uniform",
+    "absorb_input_shift",
+    "as_removal",
+    "class_sensitivity",
+    "completeness_gap",
+    "continuity",
+    "entropy",
+    "evaluate",
+    "explanation_rate",
+    "faithfulness_correlation",
+    "feature_groups",
+    "gaussian_blur",
+    "gini",
+    "heatmap_image",
+    "hog_similarity",
+    "implementation_invariance",
+    "input_invariance",
+    "jpeg_size",
+    "method_specs",
+    "model_randomization",
+    "outside_inside_ratio",
+    "pearson",
+    "pixel_flipping",
+    "pointing_game",
+    "randomizable_layers",
+    "randomized_models",
+    "rank",
+    "region_perturbation",
+    "reinitialize",
+    "relevance_mass_accuracy",
+    "relevance_rank_accuracy",
+    "scale_unit",
+    "segmentation_scores",
+    "sensitivity_n",
+    "spearman",
+    "ssim",
+    "to_map",
+]

@@ -1,7 +1,7 @@
 """Small helpers shared across the package: progress bars, batching, random generators."""
 
 from xaikit.utils.batching import batched_forward, iter_batches
-from xaikit.utils.progress import progress, progress_enabled, set_progress
+from xaikit.utils.progress import progress, progress_disabled, progress_enabled, set_progress
 from xaikit.utils.random import as_generator
 
-__all__ = ["as_generator", "batched_forward", "iter_batches", "progress", "progress_enabled", "set_progress"]
+__all__ = ["as_generator", "batched_forward", "iter_batches", "progress", "progress_disabled", "progress_enabled", "set_progress"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from tqdm.auto import tqdm
@@ -20,6 +21,18 @@ def set_progress(enabled: bool | None) -> None:
     """
     global _ENABLED
     _ENABLED = enabled
+
+
+@contextmanager
+def progress_disabled() -> Iterator[None]:
+    """Turn progress bars off inside the block (for example nested calls inside a metric), then restore."""
+    global _ENABLED
+    before = _ENABLED
+    _ENABLED = False
+    try:
+        yield
+    finally:
+        _ENABLED = before
 
 
 def progress_enabled(requested: bool | None = None) -> bool:

@@ -1,0 +1,98 @@
+"""Batched evaluation of a model on many perturbed copies of a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from xaikit.core.base import Model
+from xaikit.core.targets import ResolvedTarget
+from xaikit.evaluate._common import explained_value, repeat_target
+from xaikit.evaluate.features import group_mask
+from xaikit.evaluate.removal import Removal
+from xaikit.utils.progress import progress
+
+MaskFn = Callable[[Tensor], Tensor]
+
+#: Input elements per forward pass when no batch size is given (small batches keep the
+#: activations of convolutional models in cache; tiny models still get large batches).
+AUTO_ELEMENTS = 2**16
+
+
+def auto_batch_size(x: Tensor, batch_size: int | None) -> int:
+    """Rows per forward pass: ``batch_size``, or about :data:`AUTO_ELEMENTS` input elements (16 to 4096 rows)."""
+    if batch_size is not None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+        return int(batch_size)
+    per_input = max(1, x[0].numel()) if len(x) else 1
+    return int(min(4096, max(16, AUTO_ELEMENTS // per_input)))
+
+
+@dataclass
+class Perturber:
+    """Evaluate the explained value of ``model`` on copies of ``x`` with feature groups removed.
+
+    Attributes
+    ----------
+    model, x, target :
+        The model, the inputs ``(N, ...)`` on the model's device, the resolved target.
+    labels : torch.Tensor
+        Group label per element of one input (``x.shape[1:]``).
+    removal : Removal
+        How removed elements are replaced.
+    generator : torch.Generator
+        Local generator (random removal values).
+    batch_size : int or None
+        Rows per forward pass (``None``: automatic, see :func:`auto_batch_size`).
+    """
+
+    model: Model
+    x: Tensor
+    target: ResolvedTarget
+    labels: Tensor
+    removal: Removal
+    generator: torch.Generator
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        self.batch_size = auto_batch_size(self.x, self.batch_size)
+        self._fill: Tensor | None = None
+        if not self.removal.depends_on_mask:
+            everything = torch.ones_like(self.x, dtype=torch.bool)
+            self._fill = self.removal.fill(self.x, everything, self.generator)
+
+    def values(
+        self,
+        n_points: int,
+        make_masks: MaskFn,
+        *,
+        desc: str | None = None,
+        show_progress: bool | None = None,
+    ) -> Tensor:
+        """Explained values ``(n_points, N)`` of the perturbed copies.
+
+        ``make_masks(points)`` returns, for a 1-D long tensor of point indices, the boolean
+        group masks ``(len(points), N, G)`` of the groups removed at each point.
+        """
+        n = len(self.x)
+        assert self.batch_size is not None
+        per_chunk = max(1, self.batch_size // max(n, 1))
+        chunks = list(torch.arange(n_points).split(per_chunk))
+        out = []
+        for points in progress(chunks, desc=desc, enabled=show_progress, min_items=3):
+            groups = make_masks(points.to(self.x.device))
+            t = len(points)
+            mask = group_mask(groups.reshape(t * n, -1), self.labels)
+            xs = self.x.unsqueeze(0).expand(t, *self.x.shape).reshape(t * n, *self.x.shape[1:])
+            if self._fill is not None:
+                fill = self._fill.unsqueeze(0).expand(t, *self.x.shape).reshape(xs.shape)
+                perturbed = torch.where(mask, fill, xs)
+            else:
+                perturbed = self.removal.apply(xs, mask, self.generator)
+            value = explained_value(self.model, perturbed, repeat_target(self.target, t), self.batch_size)
+            out.append(value.reshape(t, n))
+        return torch.cat(out)

@@ -1,0 +1,416 @@
+"""One call that evaluates several methods with several metrics: :func:`evaluate`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import Tensor, nn
+
+from xaikit.core.base import Explainer, Model
+from xaikit.core.targets import ResolvedTarget, Target, TargetLike
+from xaikit.core.validation import preserved_model_state
+from xaikit.evaluate._common import (
+    MethodLike,
+    as_explain_fn,
+    as_fixed_target,
+    explain_batched,
+    method_label,
+    prepare_inputs,
+    resolve_target,
+)
+from xaikit.evaluate.axioms import completeness_gap, continuity
+from xaikit.evaluate.complexity import entropy, gini, jpeg_size
+from xaikit.evaluate.faithfulness import faithfulness_correlation, pixel_flipping, sensitivity_n
+from xaikit.evaluate.localization import (
+    outside_inside_ratio,
+    pointing_game,
+    relevance_mass_accuracy,
+    relevance_rank_accuracy,
+    segmentation_scores,
+)
+from xaikit.evaluate.randomization import class_sensitivity, model_randomization
+from xaikit.evaluate.runtime import explanation_rate
+from xaikit.utils.progress import progress
+
+COLUMNS = ["method", "metric", "score", "detail", "sample", "value"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method to evaluate: a label, the method (name, explainer or callable) and its options."""
+
+    label: str
+    method: MethodLike
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+MethodsLike = (
+    Mapping[str, MethodLike | tuple[str, Mapping[str, Any]]] | Sequence[MethodLike | MethodSpec] | MethodLike
+)
+
+
+def method_specs(methods: MethodsLike) -> list[MethodSpec]:
+    """Normalize the forms :func:`evaluate` accepts for ``methods`` into :class:`MethodSpec` objects.
+
+    Accepted: a list of names, explainers, callables or :class:`MethodSpec`; or a mapping
+    from label to a name, an explainer, a callable, or a ``(name, options)`` pair, for
+    example ``{"LRP z+": ("lrp", {"composite": "zplus"}), "saliency": "saliency"}``.
+    """
+    specs: list[MethodSpec] = []
+    if isinstance(methods, str | Explainer | MethodSpec) or (
+        callable(methods) and not isinstance(methods, Mapping)
+    ):
+        methods = [methods]
+    if isinstance(methods, Mapping):
+        for label, value in methods.items():
+            if isinstance(value, tuple):
+                if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], Mapping):
+                    raise TypeError(f"method {label!r}: a tuple must be (name, options dict)")
+                specs.append(MethodSpec(str(label), value[0], dict(value[1])))
+            else:
+                specs.append(MethodSpec(str(label), value))
+    else:
+        for item in methods:
+            if isinstance(item, MethodSpec):
+                specs.append(item)
+            elif isinstance(item, tuple):
+                raise TypeError("use a mapping {label: (name, options)} to give methods with options")
+            else:
+                specs.append(MethodSpec(method_label(item), item))
+    if not specs:
+        raise ValueError("give at least one method to evaluate")
+    labels = [s.label for s in specs]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(
+            f"methods {duplicates} appear more than once; give a mapping from distinct labels to methods, "
+            "for example {'lrp-eps': ('lrp', {'composite': 'epsilon'}), 'lrp-z+': ('lrp', {'composite': 'zplus'})}"
+        )
+    return specs
+
+
+@dataclass
+class Context:
+    """What every metric of one :func:`evaluate` call sees."""
+
+    model: Model
+    x: Tensor
+    target: ResolvedTarget
+    spec: MethodSpec
+    attribution: Tensor
+    masks: Any
+    options: Mapping[str, Any]
+    seed: int
+    batch_size: int | None
+    show_progress: bool | None
+    cache: dict[Any, Any]
+
+    @property
+    def fixed_target(self) -> Target:
+        """The resolved target as a :class:`Target` meaning the same classes for every model."""
+        return as_fixed_target(self.target)
+
+
+@dataclass
+class Scores:
+    """Rows and raw results produced by one metric for one method."""
+
+    rows: list[tuple[str, str, int | None, float]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, score: str, values: Any, detail: str = "") -> None:
+        """Add one row per sample (an array) or one aggregate row (a number)."""
+        array = np.asarray(values, dtype=np.float64)
+        if array.ndim == 0:
+            self.rows.append((score, detail, None, float(array)))
+        else:
+            self.rows.extend((score, detail, i, float(v)) for i, v in enumerate(array))
+
+
+Metric = Callable[[Context], Scores]
+
+
+def _pixel_flipping(ctx: Context) -> Scores:
+    out = Scores()
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "show_progress": False, **ctx.options}
+    orders = opts.pop("orders", ("morf", "lerf", "random"))
+    results = {}
+    for order in orders:
+        key = ("pixel_flipping_random", repr(sorted(opts.items())))
+        if order == "random" and key in ctx.cache:
+            results[order] = ctx.cache[key]
+            continue
+        results[order] = pixel_flipping(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, order=order, **opts)
+        if order == "random":
+            ctx.cache[key] = results[order]
+    for order, result in results.items():
+        out.add(f"aopc_{order}", result.aopc)
+        out.add(f"auc_{order}", result.auc)
+        out.raw[order] = result
+    if "morf" in results and "random" in results:
+        out.add("aopc_gain", results["morf"].aopc - results["random"].aopc)
+    return out
+
+
+def _region_perturbation(ctx: Context) -> Scores:
+    spatial = ctx.x.shape[2:] if ctx.x.ndim >= 3 else ctx.x.shape[1:]
+    options = {"patch": max(1, min(4, *[s // 2 for s in spatial])), "removal": "uniform", **ctx.options}
+    return _pixel_flipping(Context(**{**ctx.__dict__, "options": options}))
+
+
+def _faithfulness_correlation(ctx: Context) -> Scores:
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "show_progress": False, **ctx.options}
+    result = faithfulness_correlation(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    out = Scores(raw={"subsets": result})
+    out.add("correlation", result.correlation)
+    return out
+
+
+def _sensitivity_n(ctx: Context) -> Scores:
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "show_progress": False, **ctx.options}
+    result = sensitivity_n(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    out = Scores(raw={"sensitivity_n": result})
+    for k, n in enumerate(result.n):
+        out.add("correlation", result.correlation[k], detail=f"n={n}")
+        out.add("gap", result.gap[k], detail=f"n={n}")
+    return out
+
+
+def _randomization(order: str) -> Metric:
+    def metric(ctx: Context) -> Scores:
+        if not isinstance(ctx.model, nn.Module):
+            raise TypeError("randomization needs a torch.nn.Module")
+        opts = {"batch_size": ctx.batch_size, "seeds": (ctx.seed,), "show_progress": False, **ctx.options}
+        result = model_randomization(
+            ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, order=order,
+            method_options=ctx.spec.options, attribution=ctx.attribution, **opts,
+        )
+        out = Scores(raw={"randomization": result})
+        for name, values in result.scores.items():
+            per_layer = np.nanmean(values, axis=0)
+            for k, layer in enumerate(result.layers):
+                out.add(name, per_layer[k], detail=layer)
+            out.add(f"{name}_last", per_layer[-1])
+        return out
+
+    return metric
+
+
+def _class_sensitivity(ctx: Context) -> Scores:
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, **ctx.options}
+    result = class_sensitivity(
+        ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, method_options=ctx.spec.options, **opts
+    )
+    out = Scores(raw={"class_sensitivity": result})
+    for name, values in result.scores.items():
+        out.add(name, values)
+    return out
+
+
+def _complexity(ctx: Context) -> Scores:
+    out = Scores()
+    jpeg_opts = {k: v for k, v in ctx.options.items() if k in ("quality", "cmap", "size")}
+    out.add("jpeg_bytes", jpeg_size(ctx.attribution, **jpeg_opts))
+    out.add("gini", gini(ctx.attribution))
+    out.add("entropy", entropy(ctx.attribution))
+    return out
+
+
+def _localization(ctx: Context) -> Scores:
+    if ctx.masks is None:
+        raise ValueError("the localization metric needs ground-truth masks: evaluate(..., masks=...)")
+    out = Scores()
+    out.add("pointing_game", pointing_game(ctx.attribution, ctx.masks))
+    out.add("relevance_mass_accuracy", relevance_mass_accuracy(ctx.attribution, ctx.masks))
+    out.add("relevance_rank_accuracy", relevance_rank_accuracy(ctx.attribution, ctx.masks))
+    out.add("outside_inside_ratio", outside_inside_ratio(ctx.attribution, ctx.masks))
+    for name, values in segmentation_scores(ctx.attribution, ctx.masks, **ctx.options).items():
+        out.add(name, values)
+    return out
+
+
+def _completeness(ctx: Context) -> Scores:
+    opts = {"batch_size": ctx.batch_size, **ctx.options}
+    result = completeness_gap(ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, method_options=ctx.spec.options, **opts)
+    out = Scores(raw={"completeness": result})
+    out.add("gap", result.gap)
+    out.add("relative_gap", result.relative_gap)
+    return out
+
+
+def _continuity(ctx: Context) -> Scores:
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, **ctx.options}
+    result = continuity(ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, method_options=ctx.spec.options, **opts)
+    out = Scores(raw={"continuity": result})
+    out.add("lipschitz", result.lipschitz)
+    out.add("max_sensitivity", result.max_sensitivity)
+    out.add("correlation", result.correlation)
+    return out
+
+
+def _runtime(ctx: Context) -> Scores:
+    # the attribution was just computed: the model and the method are warm
+    opts = {"batch_size": ctx.batch_size, "repeats": 3, "warmup": 0, **ctx.options}
+    frame = explanation_rate(ctx.model, ctx.x, [ctx.spec], ctx.fixed_target, **opts)
+    out = Scores(raw={"runtime": frame})
+    out.add("explanations_per_second", float(frame["explanations_per_second"].iloc[0]))
+    return out
+
+
+#: Metrics available to :func:`evaluate`, by name.
+METRICS: dict[str, Metric] = {
+    "pixel_flipping": _pixel_flipping,
+    "region_perturbation": _region_perturbation,
+    "faithfulness_correlation": _faithfulness_correlation,
+    "sensitivity_n": _sensitivity_n,
+    "randomization": _randomization("top_down"),
+    "randomization_independent": _randomization("independent"),
+    "class_sensitivity": _class_sensitivity,
+    "complexity": _complexity,
+    "localization": _localization,
+    "completeness": _completeness,
+    "continuity": _continuity,
+    "runtime": _runtime,
+}
+
+#: What :func:`evaluate` runs when no metrics are named (plus localization when masks are given).
+DEFAULT_METRICS = ("pixel_flipping", "randomization", "class_sensitivity", "complexity", "completeness", "runtime")
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """The result of :func:`evaluate`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Tidy scores, one row per ``method, metric, score, detail, sample``; ``sample`` is
+        missing (``<NA>``) for aggregate scores (runtime, per-layer randomization means),
+        ``detail`` names a layer or a subset size where it applies.
+    curves : dict
+        Raw results by ``(method, metric)``: for pixel-flipping a dict from order to
+        :class:`~xaikit.evaluate.FlippingResult`, for randomization the
+        :class:`~xaikit.evaluate.RandomizationResult`, and so on.
+    attributions : dict of str to torch.Tensor
+        The evaluated attributions of each method (on the CPU).
+    """
+
+    table: pd.DataFrame
+    curves: dict[tuple[str, str], dict[str, Any]]
+    attributions: dict[str, Tensor]
+
+    def summary(self) -> pd.DataFrame:
+        """Mean, standard deviation and count of each score per method (over samples)."""
+        return (
+            self.table.groupby(["metric", "score", "detail", "method"], sort=False)["value"]
+            .agg(["mean", "std", "count"])
+            .reset_index()
+        )
+
+    def pivot(self, detail: bool = False) -> pd.DataFrame:
+        """A wide table of mean scores: one row per ``metric, score`` (and detail), one column per method."""
+        table = self.table if detail else self.table[self.table["detail"] == ""]
+        index = ["metric", "score", "detail"] if detail else ["metric", "score"]
+        return table.pivot_table(index=index, columns="method", values="value", aggfunc="mean", sort=False)
+
+
+def evaluate(
+    model: Model,
+    x: Tensor,
+    y: TargetLike = None,
+    methods: MethodsLike = ("lrp",),
+    metrics: Sequence[str] | None = None,
+    *,
+    masks: Any = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    show_progress: bool | None = None,
+) -> EvaluationResult:
+    """Evaluate explanation methods on a model and a data set with a chosen set of metrics.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        The model, in eval mode, on its device; never modified.
+    x : torch.Tensor
+        Inputs ``(N, d)``, ``(N, C, T)`` or ``(N, C, H, W)``.
+    y : int, tensor, callable, Target or None
+        What to explain, typically the labels; ``None`` for the predicted classes.
+    methods : list or mapping
+        The methods: names, explainers, callables, or a mapping from label to a name, an
+        explainer, a callable or a ``(name, options)`` pair (see :func:`method_specs`).
+    metrics : sequence of str, optional
+        Names from :data:`METRICS`: ``pixel_flipping``, ``region_perturbation``,
+        ``faithfulness_correlation``, ``sensitivity_n``, ``randomization``,
+        ``randomization_independent``, ``class_sensitivity``, ``complexity``,
+        ``localization`` (needs ``masks``), ``completeness``, ``continuity``,
+        ``runtime``. Default: :data:`DEFAULT_METRICS`, plus localization with masks.
+    masks : tensor or array, optional
+        Ground-truth masks for localization.
+    options : mapping, optional
+        Options per metric, for example ``{"pixel_flipping": {"step": 4, "removal": "blur"},
+        "randomization": {"similarities": ["ssim"]}}``; passed to the metric's function.
+    batch_size : int, optional
+        Inputs per forward pass or explanation call.
+    seed : int
+        Seed of every random choice (local generators only).
+    show_progress : bool, optional
+        Show a progress bar over methods and metrics.
+
+    Returns
+    -------
+    EvaluationResult
+        A tidy :class:`pandas.DataFrame` (``result.table``, ``result.summary()``,
+        ``result.pivot()``) and the raw curves (``result.curves``).
+
+    Examples
+    --------
+    >>> import torch, xaikit
+    >>> from xaikit.evaluate import evaluate
+    >>> model = xaikit.models.MLP(5, (8,), 3).eval()
+    >>> result = evaluate(model, torch.randn(6, 5), methods=["lrp"], metrics=["complexity"])
+    >>> sorted(result.table["score"].unique())
+    ['entropy', 'gini', 'jpeg_bytes']
+    """
+    specs = method_specs(methods)
+    names = list(metrics) if metrics is not None else [*DEFAULT_METRICS, *(["localization"] if masks is not None else [])]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; available: {', '.join(METRICS)}")
+    all_options = dict(options or {})
+    stray = [k for k in all_options if k not in names]
+    if stray:
+        raise ValueError(f"options given for metrics {stray} that are not run; run them or drop the options")
+    xs = prepare_inputs(model, x)
+    frames: list[pd.DataFrame] = []
+    curves: dict[tuple[str, str], dict[str, Any]] = {}
+    attributions: dict[str, Tensor] = {}
+    cache: dict[Any, Any] = {}
+    with preserved_model_state(model):
+        target = resolve_target(model, xs, y, batch_size)
+        jobs = [(spec, name) for spec in specs for name in names]
+        current: dict[str, Tensor] = {}
+        for spec, name in progress(jobs, desc="evaluate", enabled=show_progress):
+            if spec.label not in current:
+                explain = as_explain_fn(spec.method, spec.options)
+                current[spec.label] = explain_batched(explain, model, xs, target, batch_size)
+                attributions[spec.label] = current[spec.label].cpu()
+            ctx = Context(
+                model=model, x=xs, target=target, spec=spec, attribution=current[spec.label],
+                masks=masks, options=dict(all_options.get(name, {})), seed=seed,
+                batch_size=batch_size, show_progress=False, cache=cache,
+            )
+            scores = METRICS[name](ctx)
+            curves[(spec.label, name)] = scores.raw
+            frame = pd.DataFrame(scores.rows, columns=["score", "detail", "sample", "value"])
+            frame.insert(0, "metric", name)
+            frame.insert(0, "method", spec.label)
+            frames.append(frame)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    table["sample"] = table["sample"].astype("Int64")
+    return EvaluationResult(table=table[COLUMNS], curves=curves, attributions=attributions)
