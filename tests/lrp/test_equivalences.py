@@ -179,3 +179,38 @@ def test_many_layer_types_run_and_lrp0_is_gradient_times_input_where_it_should()
         assert e.attribution.shape == x.shape
         assert torch.isfinite(e.attribution).all()
         torch.testing.assert_close(e.output, model(x).gather(1, e.target[:, None]).squeeze(1).detach())
+
+
+@pytest.mark.parametrize(
+    "act",
+    [nn.ReLU(inplace=True), nn.LeakyReLU(0.1, inplace=True), nn.ELU(inplace=True), nn.Hardtanh(-2.0, 2.0, inplace=True), nn.ReLU6(inplace=True)],
+    ids=lambda m: type(m).__name__,
+)
+def test_inplace_activations_do_not_corrupt_the_forward(act: nn.Module) -> None:
+    """In-place flags (some passed positionally by torch's modules) must not write into shared values."""
+
+    class Residual(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2, self.act = nn.Linear(4, 4), nn.Linear(4, 3), act
+
+        def forward(self, x: Tensor) -> Tensor:
+            h = self.fc1(x)
+            return self.fc2(self.act(h) + h)  # h is used again after the in-place activation
+
+    model = seeded(Residual, 7).to(DT).eval()
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0), dtype=DT)
+    with torch.no_grad():
+        expected = model(x)
+    e = xaikit.explain(model, x, composite="epsilon_plus")
+    torch.testing.assert_close(e.output, expected.gather(1, e.target[:, None]).squeeze(1))
+
+
+def test_exported_programs_are_explained_like_the_module() -> None:
+    model = seeded(lambda: xaikit.models.resnet_small(num_classes=4), 0).eval()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    exported = torch.export.export(model, (x,)).module()
+    for preset in ("epsilon_plus", "epsilon_gamma_box"):
+        a = xaikit.explain(model, x, composite=preset)
+        b = xaikit.explain(exported, x, composite=preset)
+        torch.testing.assert_close(b.attribution, a.attribution, rtol=1e-4, atol=1e-6)

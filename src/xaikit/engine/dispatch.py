@@ -167,6 +167,13 @@ class Propagation(TorchFunctionMode):
             self._carry[carry.graph] = _Carry(graph=carry.graph)
         return carry.graph
 
+    def value_of(self, x: Tensor) -> Tensor:
+        """The current value of a carrying tensor (after any in-place update the model made)."""
+        carry = self._carry.get(x)
+        if carry is not None and carry.graph is not None:
+            return carry.graph.detach()
+        return x.detach()
+
     def layer_of(self, x: Tensor) -> tuple[LinearOp, Tensor, Any] | None:
         """``(op, input, rule)`` if ``x`` is the direct output of a parametric layer."""
         carry = self._carry.get(x)
@@ -229,20 +236,24 @@ class Propagation(TorchFunctionMode):
         if rule is not None:
             return self._custom(func, rule, list(args), kwargs)
         family = ops.family_of(func)
+        inplace = False
         if family is None:
             replacement = ops.out_of_place(func)
             if replacement is not None:
-                func, family = replacement, ops.family_of(replacement)
-                kwargs = {k: v for k, v in kwargs.items() if k != "inplace"}
+                func, family, inplace = replacement, ops.family_of(replacement), True
         if family is None:
             return self._unknown(func, args, kwargs)
-        kwargs = {k: v for k, v in kwargs.items() if k != "inplace"} if "inplace" in kwargs else kwargs
+        call_args, kwargs, inplace_flag = ops.without_inplace(func, list(args), kwargs)
         handler = getattr(self, "_on_" + family)
-        return handler(func, list(args), kwargs)
+        result = handler(func, call_args, kwargs)
+        if (inplace or inplace_flag) and args and self.carries(args[0]) and self.carries(result):
+            # The model mutated args[0]: from now on that tensor stands for the result.
+            self._carry[args[0]] = self._carry[result]
+        return result
 
     def _unknown(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         with torch.no_grad():
-            out = func(*tree_map(lambda t: t.detach() if self.carries(t) else t, list(args)), **kwargs)
+            out = func(*tree_map(lambda t: self.value_of(t) if self.carries(t) else t, list(args)), **kwargs)
         outputs, _ = tree_flatten(out)
         if any(isinstance(t, Tensor) and t.dtype.is_floating_point for t in outputs):
             name = ops.describe(func)
@@ -256,7 +267,7 @@ class Propagation(TorchFunctionMode):
 
     # families ---------------------------------------------------------------
     def _on_constant(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return func(*tree_map(lambda t: t.detach() if self.carries(t) else t, args), **kwargs)
+        return func(*tree_map(lambda t: self.value_of(t) if self.carries(t) else t, args), **kwargs)
 
     def _on_detach(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         return func(*args, **kwargs)
@@ -291,7 +302,7 @@ class Propagation(TorchFunctionMode):
 
     def _elementwise(self, kind: str, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         carried, rebuild = self._split(args, kwargs)
-        a_, k_ = rebuild(*[t.detach() for t in carried])
+        a_, k_ = rebuild(*[self.value_of(t) for t in carried])
         with torch.no_grad():
             value = func(*a_, **k_)
         if not isinstance(value, Tensor) or not value.dtype.is_floating_point:
@@ -309,7 +320,7 @@ class Propagation(TorchFunctionMode):
 
     def _custom(self, func: Callable[..., Any], rule: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         carried, rebuild = self._split(args, kwargs)
-        a_, k_ = rebuild(*[t.detach() for t in carried])
+        a_, k_ = rebuild(*[self.value_of(t) for t in carried])
         with torch.no_grad():
             value = func(*a_, **k_)
 
@@ -343,7 +354,7 @@ class Propagation(TorchFunctionMode):
 
     # parametric layers ------------------------------------------------------
     def _on_dense(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if func is F.linear:
+        if func in ops.LINEAR:
             return self._layer("dense", func, args, kwargs, layout="right")
         a, b = args[0], args[1]
         if self.carries(a) and self.carries(b):
@@ -411,7 +422,7 @@ class Propagation(TorchFunctionMode):
                 graph = graft(graph, value)
             self._carry[graph] = _Carry(graph=graph, op=op, source=x, rule=rule)
             return graph
-        out = op.value(x) if value is None else value
+        out = op.value(self.value_of(x)) if value is None else value
         self._carry[out] = _Carry(op=replace(op, output=out), source=x, rule=rule)
         return out
 
@@ -419,6 +430,11 @@ class Propagation(TorchFunctionMode):
     def _on_special(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         if func is ops.BATCH_NORM:
             return self._batch_norm(args, kwargs)
+        if func in ops.ATEN_BATCH_NORM:
+            names = ["input", "weight", "bias", "running_mean", "running_var", "training", "momentum", "eps"]
+            bound = dict(zip(names, args))
+            bound.update(kwargs)
+            return self._batch_norm([], {k: v for k, v in bound.items() if k in names})
         if func is ops.INTERPOLATE:
             mode = kwargs.get("mode", args[3] if len(args) > 3 else "nearest")
             if mode in ("nearest", "nearest-exact"):
@@ -449,7 +465,7 @@ class Propagation(TorchFunctionMode):
                 "False) and normalizes by batch statistics; explanations would depend on the batch."
             )
         with torch.no_grad():
-            value = F.batch_norm(x.detach(), mean, var, bound.get("weight"), bound.get("bias"), False, 0.0, bound.get("eps", 1e-5))
+            value = F.batch_norm(self.value_of(x), mean, var, bound.get("weight"), bound.get("bias"), False, 0.0, bound.get("eps", 1e-5))
         layer = self.layer_of(x) if self.merge_batchnorm else None
         if layer is not None and layer[0].layout == "right" and layer[0].info.kind in ("dense", "conv"):
             op, source, rule = layer
@@ -477,7 +493,7 @@ class Propagation(TorchFunctionMode):
             raise UnsupportedOperationError(f"{ops.describe(func)} in {self._where()} with input-dependent parameters")
         x = args[0]
         with torch.no_grad():
-            a_, k_ = rebuild(x.detach())
+            a_, k_ = rebuild(self.value_of(x))
             value = func(*a_, **k_)
         if func is ops.LAYER_NORM:
             names = ["input", "normalized_shape", "weight", "bias", "eps"]
@@ -485,7 +501,7 @@ class Propagation(TorchFunctionMode):
             bound.update(kwargs)
             dims = tuple(range(-len(tuple(bound["normalized_shape"])), 0))
             eps = bound.get("eps", 1e-5)
-            xd = x.detach()
+            xd = self.value_of(x)
             inv_std = torch.rsqrt(xd.var(dim=dims, keepdim=True, unbiased=False) + eps)
 
             def call(g: Tensor) -> Tensor:
@@ -501,7 +517,7 @@ class Propagation(TorchFunctionMode):
             bound.update(kwargs)
             groups = int(bound["num_groups"])
             eps = bound.get("eps", 1e-5)
-            xd = x.detach()
+            xd = self.value_of(x)
             grouped = xd.reshape(xd.shape[0], groups, -1)
             inv_std = torch.rsqrt(grouped.var(dim=2, keepdim=True, unbiased=False) + eps)
             affine_shape = [1, -1] + [1] * (x.ndim - 2)

@@ -23,6 +23,7 @@ constant
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -139,6 +140,58 @@ REFUSED: dict[Func, str] = {
     ),
 }
 
+def _aten(*names: str) -> list[Func]:
+    """``torch.ops.aten`` overloads as named (``"relu.default"``), skipping unknown ones.
+
+    Programs saved with ``torch.export`` call these instead of the ``torch`` functions.
+    """
+    out: list[Func] = []
+    for name in names:
+        packet, _, overload = name.partition(".")
+        op = getattr(torch.ops.aten, packet, None)
+        if op is not None and hasattr(op, overload):
+            out.append(getattr(op, overload))
+    return out
+
+
+ROUTE += _aten(
+    "max_pool1d.default", "max_pool2d.default", "max_pool3d.default", "flatten.using_ints", "view.default",
+    "reshape.default", "_unsafe_view.default", "cat.default", "permute.default", "transpose.int",
+    "squeeze.dim", "unsqueeze.default", "clone.default", "slice.Tensor", "select.int", "expand.default",
+    "adaptive_max_pool2d.default",
+)
+DROPOUT += _aten("dropout.default")
+ACTIVATION += _aten(
+    "relu.default", "gelu.default", "silu.default", "tanh.default", "sigmoid.default", "hardtanh.default",
+    "leaky_relu.default", "elu.default", "hardswish.default",
+)
+SUM += _aten(
+    "add.Tensor", "sub.Tensor", "mean.dim", "sum.dim_IntList", "avg_pool1d.default", "avg_pool2d.default",
+    "avg_pool3d.default", "adaptive_avg_pool1d.default", "adaptive_avg_pool2d.default",
+    "adaptive_avg_pool3d.default",
+)
+SCALE += _aten("mul.Tensor", "div.Tensor", "neg.default")
+DENSE += _aten("linear.default")
+CONV += _aten("conv1d.default", "conv2d.default", "conv3d.default")
+
+#: In-place ``aten`` overloads and the out-of-place ones the engine runs instead (an in-place
+#: op on a detached value would write into a tensor the model still uses).
+ATEN_OUT_OF_PLACE: dict[Func, Func] = {
+    a: b
+    for (a_list, b_list) in (
+        (_aten("relu_.default"), _aten("relu.default")),
+        (_aten("add_.Tensor"), _aten("add.Tensor")),
+        (_aten("mul_.Tensor"), _aten("mul.Tensor")),
+        (_aten("hardtanh_.default"), _aten("hardtanh.default")),
+    )
+    for a, b in zip(a_list, b_list)
+}
+
+#: Functions that are ``F.linear`` in another form.
+LINEAR: tuple[Func, ...] = (F.linear, *_aten("linear.default"))
+#: Batch normalization as ``torch.ops.aten.batch_norm`` (weight and bias before the statistics).
+ATEN_BATCH_NORM: tuple[Func, ...] = tuple(_aten("batch_norm.default"))
+
 _TABLE: dict[Func, str] = {}
 for _family, _funcs in (
     ("route", ROUTE),
@@ -166,7 +219,8 @@ INTERPOLATE: Func = F.interpolate
 
 
 _RELU: tuple[Func, ...] = tuple(
-    [*_methods("relu", "relu_"), *_functions(torch, "relu", "relu_"), *_functions(F, "relu", "relu_", "relu6")]
+    [*_methods("relu", "relu_"), *_functions(torch, "relu", "relu_"), *_functions(F, "relu", "relu_", "relu6"),
+     *_aten("relu.default")]
 )
 
 
@@ -210,13 +264,15 @@ def family_of(func: Func) -> str | None:
     family = _TABLE.get(func)
     if family is not None:
         return family
-    if func in (BATCH_NORM, LAYER_NORM, GROUP_NORM, INTERPOLATE):
+    if func in (BATCH_NORM, LAYER_NORM, GROUP_NORM, INTERPOLATE) or func in ATEN_BATCH_NORM:
         return "special"
     return None
 
 
 def out_of_place(func: Func) -> Func | None:
     """The out-of-place variant of an in-place method or function (``relu_`` → ``relu``)."""
+    if func in ATEN_OUT_OF_PLACE:
+        return ATEN_OUT_OF_PLACE[func]
     name = getattr(func, "__name__", "")
     if name.startswith("__i") and name.endswith("__"):
         candidate = getattr(_T, "__" + name[3:], None)
@@ -228,6 +284,38 @@ def out_of_place(func: Func) -> Func | None:
             if candidate is not None and _TABLE.get(candidate) is not None:
                 return candidate
     return None
+
+
+_INPLACE_POSITION: dict[Func, int | None] = {}
+
+
+def without_inplace(
+    func: Func, args: list[Any], kwargs: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any], bool]:
+    """The call's arguments with ``inplace`` forced to ``False``, and whether it was ``True``.
+
+    ``inplace`` may be passed by keyword or by position.
+
+    ``nn.LeakyReLU``, ``nn.ELU``, ``nn.Hardtanh`` and others pass ``inplace`` positionally;
+    an in-place activation on a detached alias would corrupt values the model still uses.
+    """
+    was_inplace = bool(kwargs.get("inplace", False))
+    if "inplace" in kwargs:
+        kwargs = {**kwargs, "inplace": False}
+    if func not in _INPLACE_POSITION:
+        position = None
+        try:
+            params = list(inspect.signature(func).parameters)
+        except (TypeError, ValueError):
+            params = []
+        if "inplace" in params:
+            position = params.index("inplace")
+        _INPLACE_POSITION[func] = position
+    position = _INPLACE_POSITION[func]
+    if position is not None and len(args) > position and args[position]:
+        args = [*args[:position], False, *args[position + 1:]]
+        was_inplace = True
+    return args, kwargs, was_inplace
 
 
 def supported_operations() -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.engine.dispatch import Propagation
 from xaikit.engine.layer import LayerInfo, LinearOp
+from xaikit.engine.ops import LINEAR
 from xaikit.lrp.composites import Composite, as_composite
 
 
@@ -58,7 +59,7 @@ def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Ten
     Returns the graph of ``h``, its starting relevance and the log-odds per sample.
     """
     layer = prop.layer_of(output)
-    if layer is None or layer[0].func is not F.linear or output.ndim != 2:
+    if layer is None or layer[0].func not in LINEAR or output.ndim != 2:
         raise ValueError(
             "the log-odds target with LRP needs a model whose output comes straight from a "
             "linear layer (nn.Linear or F.linear) with shape (N, classes)"
@@ -114,7 +115,7 @@ class LRP(Explainer):
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         prop, leaf, out = run_propagation(model, inputs, self._composite, merge_batchnorm=self.merge_batchnorm)
-        values = out.detach()
+        values = prop.value_of(out)
         resolved: ResolvedTarget = target.resolve(values)
         with torch.enable_grad():
             if resolved.logodds:
