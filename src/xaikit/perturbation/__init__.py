@@ -1,1 +1,54 @@
-"""(being written)"""
+"""Perturbation and Shapley methods, and activation maximization.
+
+Registered methods (use with :func:`xaikit.explain`):
+
+- ``"occlusion"``: average output drop over sliding patches (or per feature group);
+- ``"shapley"``: exact Shapley values of feature groups (at most 20 groups);
+- ``"shapley_sampling"``: permutation sampling (ApproShapley) with antithetic pairs;
+- ``"kernel_shap"``: KernelSHAP, Shapley-kernel weighted regression on coalitions;
+- ``"lime"``: kernel-weighted ridge surrogate on feature groups.
+
+All take a ``baseline`` (:class:`Background` for a reference data set) and, except the
+sliding-window occlusion, feature ``groups`` (:class:`Patches`, :class:`Superpixels`,
+:class:`ColumnGroups`, an integer mask). :func:`activation_maximization` synthesizes the
+input a model output responds to most, optionally under a data prior
+(:class:`GaussianPrior`, :class:`GaussianMixturePrior`).
+
+Each perturbed copy of a sample is explained for that sample's class (the predicted
+class is taken on the unperturbed input); a callable target is applied to batches of
+perturbed inputs mixing samples, so it must act row by row.
+"""
+
+from xaikit.perturbation.baseline import Background
+from xaikit.perturbation.groups import (
+    ColumnGroups,
+    FeatureGroups,
+    Patches,
+    Superpixels,
+    resolve_groups,
+)
+from xaikit.perturbation.kernel_shap import KernelShap
+from xaikit.perturbation.lime import Lime
+from xaikit.perturbation.maximization import MaximizationResult, activation_maximization
+from xaikit.perturbation.occlusion import Occlusion
+from xaikit.perturbation.priors import GaussianMixturePrior, GaussianPrior
+from xaikit.perturbation.shapley import ShapleySampling, ShapleyValues, exact_shapley
+
+__all__ = [
+    "Background",
+    "ColumnGroups",
+    "FeatureGroups",
+    "GaussianMixturePrior",
+    "GaussianPrior",
+    "KernelShap",
+    "Lime",
+    "MaximizationResult",
+    "Occlusion",
+    "Patches",
+    "ShapleySampling",
+    "ShapleyValues",
+    "Superpixels",
+    "activation_maximization",
+    "exact_shapley",
+    "resolve_groups",
+]

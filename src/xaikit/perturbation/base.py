@@ -1,0 +1,271 @@
+"""Shared machinery of the perturbation explainers: option checks, setup, coalition games.
+
+:class:`CoalitionExplainer` is the base of the methods that treat feature groups as the
+players of a cooperative game (Shapley values, KernelSHAP, LIME). A subclass *plans* the
+coalitions to evaluate for a sample with ``G`` groups and *solves* for one value per
+group from their values; the base class evaluates the planned coalitions of all samples
+together in batched forward passes, always including the empty and the full coalition,
+and spreads group values over the input elements.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.targets import ResolvedTarget, Target
+from xaikit.perturbation.baseline import BaselineLike, resolve_baseline
+from xaikit.perturbation.game import PerturbationGame, auto_batch_size, coalition_masks
+from xaikit.perturbation.groups import FeatureGroups, GroupsLike, resolve_groups
+from xaikit.utils.batching import batched_forward
+from xaikit.utils.random import as_numpy_rng
+
+__all__ = ["CoalitionExplainer", "check_batch_size", "check_positive", "setup_game"]
+
+PlanT = TypeVar("PlanT")
+
+
+def check_batch_size(batch_size: int | None) -> int | None:
+    """Validate a ``batch_size`` option (a positive int, or ``None`` for the automatic size)."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    return batch_size
+
+
+def check_positive(value: int, name: str) -> int:
+    """Validate a positive integer option."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def setup_game(
+    model: Model,
+    inputs: Tensor,
+    target: Target,
+    baseline: BaselineLike,
+    batch_size: int | None,
+    show_progress: bool | None,
+    desc: str,
+) -> tuple[PerturbationGame, ResolvedTarget, Tensor]:
+    """Evaluate the unperturbed batch, resolve the target, and build the game.
+
+    Returns
+    -------
+    game : PerturbationGame
+        Evaluates perturbed copies of the inputs.
+    resolved : ResolvedTarget
+        The target bound to the model output on the inputs.
+    value : torch.Tensor
+        ``(N,)`` the explained value ``f(x)`` of each sample.
+    """
+    reference = resolve_baseline(baseline, inputs)
+    output = batched_forward(model, inputs, batch_size or auto_batch_size(inputs), show_progress=False)
+    if not isinstance(output, Tensor):
+        raise TypeError(
+            f"the model returned {type(output).__name__}; wrap it to return one tensor of shape "
+            "(N, classes) or (N,)"
+        )
+    if output.shape[0] != inputs.shape[0]:
+        raise ValueError(
+            f"the model returned {output.shape[0]} rows for {inputs.shape[0]} inputs; it must map "
+            "a batch (N, ...) to outputs (N, ...)"
+        )
+    resolved = target.resolve(output.detach())
+    value = resolved.select(output).detach()
+    game = PerturbationGame(model, inputs, reference, resolved, batch_size, show_progress, desc)
+    return game, resolved, value
+
+
+class CoalitionExplainer(Explainer, Generic[PlanT]):
+    """Base of the explainers that play a cooperative game over feature groups.
+
+    Subclasses set the options ``groups``, ``baseline``, ``group_attribution``,
+    ``batch_size``, ``progress`` (and ``seed`` if they sample) and implement
+    :meth:`plan` and :meth:`solve`. Samples with the same number of groups share one
+    plan when it is deterministic (an integer seed, or no randomness), so that the
+    solve runs once for all of them.
+    """
+
+    groups: GroupsLike
+    baseline: BaselineLike
+    group_attribution: str
+    batch_size: int | None
+    progress: bool | None
+    seed: int | np.random.Generator | None = None
+    #: Evaluate repeated coalitions of a plan once (for methods that sample with replacement).
+    deduplicate: bool = False
+    #: Whether :meth:`plan` draws random numbers.
+    random_plan: bool = True
+
+    def _check_common(self) -> None:
+        check_batch_size(self.batch_size)
+        if self.group_attribution not in ("divide", "repeat"):
+            raise ValueError(
+                f"group_attribution must be 'divide' (share a group's value among its elements) or "
+                f"'repeat' (give each element the group's value), got {self.group_attribution!r}"
+            )
+
+    def check_groups(self, groups: FeatureGroups) -> None:
+        """Hook to refuse group counts a method cannot handle (default: accept)."""
+
+    @abstractmethod
+    def plan(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, PlanT]:
+        """Coalitions to evaluate for a sample with ``count`` groups.
+
+        Returns a ``(K, count)`` bool array (empty and full coalition need not be
+        included) and any state :meth:`solve` needs.
+        """
+
+    @abstractmethod
+    def solve(
+        self, state: PlanT, coalitions: np.ndarray, values: np.ndarray, empty: np.ndarray, full: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Group values of ``S`` samples sharing a plan.
+
+        Parameters
+        ----------
+        state, coalitions
+            What :meth:`plan` returned (coalitions ``(K, count)``).
+        values : numpy.ndarray
+            ``(S, K)`` values of the planned coalitions for each sample.
+        empty, full : numpy.ndarray
+            ``(S,)`` values of the empty and the full coalition.
+
+        Returns
+        -------
+        values : numpy.ndarray
+            ``(S, count)`` group values.
+        extras : dict
+            Per-sample extras, arrays with leading dimension ``S``.
+        """
+
+    def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
+        self._check_common()
+        game, resolved, value = setup_game(
+            model, inputs, target, self.baseline, self.batch_size, self.progress, self.name
+        )
+        groups = resolve_groups(self.groups, inputs)
+        self.check_groups(groups)
+        # an integer seed restarts the stream for every sample: a sample's result does
+        # not depend on the rest of the batch, and equal group counts share one plan
+        reuse = not self.random_plan or isinstance(self.seed, int | np.integer)
+        shared = as_numpy_rng(self.seed)
+        cache: dict[int, _Plan[PlanT]] = {}
+        result = _Results(len(groups.counts), groups.max_count)
+        pending: list[tuple[int, _Plan[PlanT]]] = []
+        pending_rows = 0
+        for n, count in enumerate(groups.counts):
+            plan = cache.get(count) if reuse else None
+            if plan is None:
+                rng = as_numpy_rng(self.seed) if reuse else shared
+                plan = self._make_plan(count, groups.max_count, rng)
+                if reuse:
+                    cache[count] = plan
+            pending.append((n, plan))
+            pending_rows += len(plan.rows)
+            if pending_rows >= ROUND_ROWS:
+                self._play(game, groups, pending, result)
+                pending, pending_rows = [], 0
+        if pending:
+            self._play(game, groups, pending, result)
+
+        group_values = torch.from_numpy(result.phi).to(device=inputs.device, dtype=inputs.dtype)
+        spread = groups.spread(torch.from_numpy(result.phi), self.group_attribution)  # float64, on the CPU
+        attribution = spread.to(device=inputs.device, dtype=inputs.dtype).reshape(inputs.shape)
+        out: dict[str, Any] = {
+            "group_values": group_values,
+            "group_labels": groups.labels.reshape(inputs.shape),
+            "group_counts": torch.tensor(groups.counts),
+            "group_names": groups.names,
+            "model_output": value,
+            "baseline_output": torch.from_numpy(result.empty).to(device=inputs.device, dtype=value.dtype),
+            "evaluations": torch.from_numpy(result.evaluations * game.reference.rows),
+        }
+        for key, items in result.extras.items():
+            out[key] = _stack(items, inputs.device)
+        explained = torch.from_numpy(result.full - result.empty).to(device=inputs.device, dtype=value.dtype)
+        return Attribution(attribution, explained, resolved, out)
+
+    def _make_plan(self, count: int, width: int, rng: np.random.Generator) -> _Plan[PlanT]:
+        """Plan for ``count`` groups; rows to evaluate: empty, full, then the coalitions."""
+        coalitions, state = self.plan(count, rng)
+        rows = np.zeros((len(coalitions) + 2, width), dtype=bool)
+        rows[1, :count] = True
+        rows[2:, :count] = coalitions
+        inverse = None
+        if self.deduplicate:
+            rows, inverse = np.unique(rows, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+        return _Plan(coalitions, state, rows, inverse)
+
+    def _play(
+        self, game: PerturbationGame, groups: FeatureGroups, pending: list[tuple[int, _Plan[PlanT]]], result: _Results
+    ) -> None:
+        """Evaluate the rows of the ``pending`` samples together and solve them plan by plan."""
+        plans: dict[int, _Plan[PlanT]] = {}
+        for _, plan in pending:
+            plans.setdefault(id(plan), plan)
+        offsets, start = {}, 0
+        for key, plan in plans.items():
+            offsets[key] = start
+            start += len(plan.rows)
+        coalitions = torch.from_numpy(np.concatenate([plan.rows for plan in plans.values()]))
+        ids = np.concatenate([np.full(len(plan.rows), n, dtype=np.int64) for n, plan in pending])
+        index = np.concatenate([offsets[id(plan)] + np.arange(len(plan.rows)) for _, plan in pending])
+        sample_ids = torch.from_numpy(ids)
+        values = game.values(sample_ids, coalition_masks(coalitions, groups, sample_ids, torch.from_numpy(index)))
+        flat = values.numpy()
+        by_plan: dict[int, list[tuple[int, np.ndarray]]] = {}
+        start = 0
+        for n, plan in pending:
+            block = flat[start : start + len(plan.rows)]
+            start += len(plan.rows)
+            by_plan.setdefault(id(plan), []).append((n, block if plan.inverse is None else block[plan.inverse]))
+        for key, members in by_plan.items():
+            plan = plans[key]
+            samples = np.array([n for n, _ in members])
+            table = np.stack([block for _, block in members])
+            phi, extras = self.solve(plan.state, plan.coalitions, table[:, 2:], table[:, 0], table[:, 1])
+            result.phi[samples, : phi.shape[1]] = phi
+            result.empty[samples], result.full[samples] = table[:, 0], table[:, 1]
+            result.evaluations[samples] = len(plan.rows)
+            for name, item in extras.items():
+                store = result.extras.setdefault(name, [None] * len(result.empty))
+                for row, n in enumerate(samples):
+                    store[n] = item[row]
+
+
+#: Rows (perturbed inputs) planned before evaluating them; bounds the bookkeeping memory.
+ROUND_ROWS = 2**22
+
+
+@dataclass(frozen=True, eq=False)
+class _Plan(Generic[PlanT]):
+    coalitions: np.ndarray
+    state: PlanT
+    rows: np.ndarray
+    inverse: np.ndarray | None
+
+
+class _Results:
+    def __init__(self, samples: int, width: int) -> None:
+        self.phi = np.zeros((samples, width))
+        self.empty = np.zeros(samples)
+        self.full = np.zeros(samples)
+        self.evaluations = np.zeros(samples, dtype=np.int64)
+        self.extras: dict[str, list[Any]] = {}
+
+
+def _stack(items: list[Any], device: torch.device) -> Any:
+    if all(isinstance(i, float | int | np.floating | np.integer) for i in items):
+        return torch.tensor(np.asarray(items, dtype=np.float64), device=device)
+    if all(isinstance(i, np.ndarray) for i in items) and len({i.shape for i in items}) == 1:
+        return torch.from_numpy(np.stack(items)).to(device)
+    return items
