@@ -1,1 +1,66 @@
-"""(being written)"""
+"""Gradient, path, modified-backprop, reference and CAM attribution methods.
+
+Importing this package registers the methods under their names (see :func:`xaikit.methods`):
+
+- gradient family: ``saliency``, ``gradient_x_input``, ``integrated_gradients``,
+  ``smooth_integrated_gradients``, ``expected_gradients`` (alias ``gradient_shap``) and the
+  ``noise_tunnel`` wrapper (alias ``smoothgrad``; variants SmoothGrad, SmoothGrad-squared,
+  VarGrad) around any method;
+- modified backpropagation through the propagation engine (correct with functional
+  activations): ``deconvnet``, ``guided_backprop``, ``rectgrad``;
+- reference methods: ``deeplift`` (Rescale and RevealCancel rules), ``deepshap``, ``rap``;
+- class activation maps on a named layer: ``grad_cam``, ``grad_cam_plus_plus``,
+  ``guided_grad_cam``.
+"""
+
+from xaikit.gradients.backprop_rules import (
+    DeconvRule,
+    GuidedRule,
+    RectGradRule,
+    modified_gradient_composite,
+)
+from xaikit.gradients.cam import GradCam, GradCamPlusPlus, GuidedGradCam
+from xaikit.gradients.deeplift import DeepLift, DeepShap
+from xaikit.gradients.deeplift_rules import (
+    MaxPoolRule,
+    RescaleRule,
+    RevealCancelRule,
+    deeplift_composite,
+)
+from xaikit.gradients.expected import ExpectedGradients
+from xaikit.gradients.integrated import IntegratedGradients
+from xaikit.gradients.modified import DeconvNet, GuidedBackprop, RectGrad
+from xaikit.gradients.noise_tunnel import NoiseTunnel
+from xaikit.gradients.quadrature import Quadrature
+from xaikit.gradients.rap import RAP, RapRule, rap_composite
+from xaikit.gradients.simple import GradientXInput, Saliency
+from xaikit.gradients.smooth_ig import SmoothIntegratedGradients
+
+__all__ = [
+    "RAP",
+    "DeconvNet",
+    "DeconvRule",
+    "DeepLift",
+    "DeepShap",
+    "ExpectedGradients",
+    "GradCam",
+    "GradCamPlusPlus",
+    "GradientXInput",
+    "GuidedBackprop",
+    "GuidedGradCam",
+    "GuidedRule",
+    "IntegratedGradients",
+    "MaxPoolRule",
+    "NoiseTunnel",
+    "Quadrature",
+    "RapRule",
+    "RectGrad",
+    "RectGradRule",
+    "RescaleRule",
+    "RevealCancelRule",
+    "Saliency",
+    "SmoothIntegratedGradients",
+    "deeplift_composite",
+    "modified_gradient_composite",
+    "rap_composite",
+]

@@ -1,0 +1,222 @@
+"""Helpers shared by the gradient-based explainers: forward passes, targets, baselines, gradients."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from xaikit.core.base import Model
+from xaikit.core.targets import ResolvedTarget, Target
+from xaikit.utils.batching import iter_batches
+from xaikit.utils.progress import progress
+
+BaselineLike = float | int | Tensor | None
+
+
+def checked_output(out: Any, n: int) -> Tensor:
+    """Raise unless the model returned one tensor with ``n`` rows."""
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"the model returned {type(out).__name__}; explainers need a model returning one tensor "
+            "of shape (N, classes) or (N,). Wrap it, for example lambda x: model(x)['logits']."
+        )
+    if out.ndim == 0 or out.shape[0] != n:
+        raise ValueError(
+            f"the model output has shape {tuple(out.shape)} for a batch of {n} samples; "
+            "it must keep the batch dimension first"
+        )
+    return out
+
+
+def forward(model: Model, inputs: Tensor, batch_size: int | None = None) -> Tensor:
+    """Model outputs without a graph, evaluated in batches of ``batch_size``."""
+    outs = []
+    with torch.no_grad():
+        for s in iter_batches(len(inputs), batch_size):
+            outs.append(checked_output(model(inputs[s]), s.stop - s.start))
+    return torch.cat(outs)
+
+
+def subset(resolved: ResolvedTarget, index: Tensor) -> ResolvedTarget:
+    """The target restricted (or repeated) to the samples ``index`` of its batch."""
+    if resolved.index is None:
+        return resolved
+    return replace(resolved, index=resolved.index[index.to(resolved.index.device)])
+
+
+def value_and_gradient(model: Model, points: Tensor, resolved: ResolvedTarget) -> tuple[Tensor, Tensor]:
+    """Explained value per row of ``points`` and its gradient with respect to ``points``."""
+    with torch.enable_grad():
+        leaf = points.detach().requires_grad_(True)
+        out = checked_output(model(leaf), len(points))
+        value = resolved.select(out)
+        (grad,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
+    if grad is None:
+        grad = torch.zeros_like(leaf)
+    return value.detach(), grad
+
+
+def output_gradient(resolved: ResolvedTarget, output: Tensor) -> Tensor:
+    """``d select(output) / d output``: where a backward pass through the model starts."""
+    with torch.enable_grad():
+        out = output.detach().requires_grad_(True)
+        value = resolved.select(out)
+        (grad,) = torch.autograd.grad(value.sum(), out, allow_unused=True)
+    return torch.zeros_like(out) if grad is None else grad
+
+
+def as_baseline(baseline: BaselineLike, inputs: Tensor, *, name: str = "baseline") -> Tensor:
+    """A reference input per sample: zeros, a constant, one tensor for all, or one per sample.
+
+    Returns a tensor with the shape, dtype and device of ``inputs``; one reference shared by
+    all samples is an expanded view of a single row (see :func:`distinct_rows`).
+    """
+    one_row = (1, *inputs.shape[1:])
+    if baseline is None:
+        return inputs.new_zeros(one_row).expand_as(inputs)
+    if isinstance(baseline, bool):
+        raise TypeError(f"{name} must be a number or a tensor, not a bool")
+    if isinstance(baseline, int | float):
+        return inputs.new_full(one_row, float(baseline)).expand_as(inputs)
+    if not isinstance(baseline, Tensor):
+        raise TypeError(f"{name} must be None, a number or a torch.Tensor, got {type(baseline).__name__}")
+    b = baseline.detach().to(dtype=inputs.dtype, device=inputs.device)
+    if b.shape == inputs.shape[1:]:
+        b = b.unsqueeze(0)
+    if b.ndim != inputs.ndim or b.shape[1:] != inputs.shape[1:] or b.shape[0] not in (1, inputs.shape[0]):
+        raise ValueError(
+            f"{name} has shape {tuple(baseline.shape)}; for inputs of shape {tuple(inputs.shape)} pass "
+            f"a tensor of shape {tuple(inputs.shape[1:])} (one for all samples) or "
+            f"{tuple(inputs.shape)} (one per sample), or a number"
+        )
+    if not bool(torch.isfinite(b).all()):
+        raise ValueError(f"{name} contains NaN or inf values")
+    return b.expand_as(inputs)
+
+
+def distinct_rows(baseline: Tensor) -> Tensor:
+    """The rows of a baseline from :func:`as_baseline` worth evaluating: one if it is shared."""
+    if len(baseline) > 1 and baseline.stride(0) == 0:
+        return baseline[:1]
+    return baseline
+
+
+def endpoint_outputs(model: Model, inputs: Tensor, baseline: Tensor, batch_size: int | None) -> tuple[Tensor, Tensor]:
+    """Model outputs at the inputs and at the baseline, in one pass (a shared baseline costs one row)."""
+    rows = distinct_rows(baseline)
+    out = forward(model, torch.cat([inputs, rows]), batch_size)
+    n = len(inputs)
+    out_b = out[n:]
+    return out[:n], out_b.expand(n, *out_b.shape[1:]) if len(rows) == 1 else out_b
+
+
+def as_reference_set(baselines: Tensor | None, inputs: Tensor, *, name: str = "baselines") -> Tensor:
+    """A data set of reference inputs ``(M, ...)`` matching the inputs' feature shape."""
+    if baselines is None:
+        raise ValueError(
+            f"this method draws references from a data set: pass {name}=tensor of shape "
+            f"(M, {', '.join(str(s) for s in inputs.shape[1:])}), for example a sample of training data"
+        )
+    if not isinstance(baselines, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(baselines).__name__}")
+    b = baselines.detach().to(dtype=inputs.dtype, device=inputs.device)
+    if b.shape == inputs.shape[1:]:
+        b = b.unsqueeze(0)
+    if b.ndim != inputs.ndim or b.shape[1:] != inputs.shape[1:] or b.shape[0] < 1:
+        raise ValueError(
+            f"{name} has shape {tuple(baselines.shape)}; pass a tensor of shape "
+            f"(M, {', '.join(str(s) for s in inputs.shape[1:])}) with M >= 1"
+        )
+    if not bool(torch.isfinite(b).all()):
+        raise ValueError(f"{name} contain NaN or inf values")
+    return b
+
+
+def check_positive_int(value: int, name: str) -> int:
+    """Raise unless ``value`` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_batch_size(value: int | None) -> int | None:
+    """Raise unless ``value`` is ``None`` or a positive integer."""
+    if value is not None:
+        check_positive_int(value, "batch_size")
+    return value
+
+
+def accumulate_gradients(
+    model: Model,
+    origins: Tensor,
+    directions: Tensor,
+    owners: Tensor,
+    alphas: Tensor,
+    weights: Tensor,
+    resolved: ResolvedTarget,
+    n_owners: int,
+    batch_size: int | None,
+    *,
+    desc: str,
+    show: bool | None,
+) -> Tensor:
+    """``sum_k weights_k * grad f(origins_i + alphas_k * directions_i)`` per owner sample.
+
+    Each row ``i`` of ``origins``/``directions`` belongs to sample ``owners[i]`` of the
+    explained batch (several rows may belong to one sample); ``alphas``/``weights`` are
+    per (row, node) pair of shape ``(rows, K)``. Points are evaluated in batches of at most
+    ``batch_size``; gradients are summed per owner into a tensor with ``n_owners`` rows.
+    ``alphas`` and ``weights`` may live on the CPU in float64; each batch is converted to the
+    inputs' dtype and device.
+    """
+    rows, k = alphas.shape
+    total = torch.zeros((n_owners, *origins.shape[1:]), dtype=origins.dtype, device=origins.device)
+    flat_rows = torch.arange(rows).repeat_interleave(k).to(origins.device)
+    flat_alpha = alphas.reshape(-1)
+    flat_weight = weights.reshape(-1)
+    view = (-1,) + (1,) * (origins.ndim - 1)
+    slices = list(iter_batches(rows * k, batch_size))
+    for s in progress(slices, desc=desc, enabled=show):
+        r = flat_rows[s]
+        a = flat_alpha[s].to(dtype=origins.dtype).to(origins.device).view(view)
+        points = origins[r] + a * directions[r]
+        _, grads = value_and_gradient(model, points, subset(resolved, owners[r]))
+        w = flat_weight[s].to(dtype=origins.dtype).to(origins.device).view(view)
+        total.index_add_(0, owners[r], grads * w)
+    return total
+
+
+def input_range(inputs: Tensor) -> Tensor:
+    """``max - min`` of each sample, shape ``(N,)``: the scale that relative noise levels refer to."""
+    flat = inputs.detach().flatten(1)
+    return flat.amax(1) - flat.amin(1)
+
+
+def check_stdev(stdev: float) -> float:
+    """Raise unless ``stdev`` is a non-negative number."""
+    if isinstance(stdev, bool) or not isinstance(stdev, int | float) or not stdev >= 0:
+        raise ValueError(f"stdev must be a non-negative number (relative to the input range), got {stdev!r}")
+    return float(stdev)
+
+
+def normal(shape: tuple[int, ...], generator: torch.Generator, like: Tensor) -> Tensor:
+    """Standard normal draws from ``generator`` (on the CPU, so results do not depend on the device)."""
+    return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
+def per_sample(values: Tensor, like: Tensor) -> Tensor:
+    """``values`` of shape ``(N,)`` viewed to broadcast over samples shaped like ``like``."""
+    return values.view(-1, *([1] * (like.ndim - 1)))
+
+
+class FixedTarget(Target):
+    """A target already resolved (for a second pass over the same batch)."""
+
+    def __init__(self, resolved: ResolvedTarget) -> None:
+        self.resolved = resolved
+
+    def resolve(self, output: Tensor) -> ResolvedTarget:
+        return self.resolved

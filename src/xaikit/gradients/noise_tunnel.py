@@ -1,0 +1,154 @@
+"""The noise tunnel: SmoothGrad, SmoothGrad-squared and VarGrad around any explainer."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.registry import get_method, make_method, register_method
+from xaikit.core.targets import ClassTarget, LogOdds, OutputSelection, ResolvedTarget, Target
+from xaikit.gradients._common import (
+    check_batch_size,
+    check_positive_int,
+    check_stdev,
+    forward,
+    input_range,
+    normal,
+    per_sample,
+)
+from xaikit.utils.progress import progress
+from xaikit.utils.random import as_generator
+
+VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
+
+
+def accumulator_dtype(x: Tensor) -> torch.dtype:
+    """float64 for sums of attributions, unless the device lacks it (Apple MPS)."""
+    return x.dtype if x.device.type == "mps" else torch.float64
+
+
+def repeated_target(resolved: ResolvedTarget, copies: int) -> Target:
+    """A target explaining, for ``copies`` stacked copies of the batch, the same thing per copy."""
+    if resolved.index is None:
+        assert resolved.selection is not None
+        return OutputSelection(resolved.selection)
+    index = resolved.index.repeat(copies)
+    return LogOdds(index) if resolved.logodds else ClassTarget(index)
+
+
+@register_method("noise_tunnel", aliases=("smoothgrad", "smooth_grad"))
+class NoiseTunnel(Explainer):
+    """Average an explanation over noisy copies of the input (Smilkov et al., 2017).
+
+    For ``x_s = x + eps_s``, ``eps_s ~ N(0, sigma^2 I)``, ``sigma = stdev * (max(x) - min(x))``
+    per sample, and ``R_s`` the wrapped method's attribution of ``x_s``:
+
+    ``smoothgrad``: ``mean_s R_s``; ``smoothgrad_sq``: ``mean_s R_s^2`` (Hooker et al., 2019);
+    ``vargrad``: ``mean_s R_s^2 - (mean_s R_s)^2`` (Adebayo et al., 2018).
+
+    Parameters
+    ----------
+    base_method : str or Explainer
+        The wrapped method: a registered name or an explainer object (named ``base_method``
+        because ``xaikit.explain`` takes ``method="noise_tunnel"`` itself).
+    base_options : dict, optional
+        Options of the wrapped method when given by name (its own progress bar is off unless
+        ``base_options`` turns it on).
+    variant : str
+        ``"smoothgrad"``, ``"smoothgrad_sq"`` or ``"vargrad"``.
+    samples : int
+        Number of noisy copies per input.
+    stdev : float
+        Noise standard deviation relative to each sample's input range.
+    seed : int, torch.Generator or None
+        Seed of the noise (``None``: fresh entropy, not reproducible).
+    batch_size : int or None
+        Noisy inputs handed to the wrapped method per call (at least one copy of the batch).
+    progress : bool or None
+        Show a progress bar.
+
+    Notes
+    -----
+    The target is resolved on the clean input (for example its predicted class) and
+    explained identically on every noisy copy. ``output`` is the mean over the copies of
+    the wrapped method's ``output``.
+    """
+
+    def __init__(
+        self,
+        base_method: str | Explainer = "saliency",
+        base_options: dict[str, Any] | None = None,
+        variant: str = "smoothgrad",
+        samples: int = 25,
+        stdev: float = 0.15,
+        seed: int | torch.Generator | None = 0,
+        batch_size: int | None = 64,
+        progress: bool | None = None,
+    ) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown noise tunnel variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        if isinstance(base_method, Explainer):
+            if base_options:
+                raise TypeError("pass base_options only with a method name; configure the explainer object instead")
+            inner = base_method
+        elif isinstance(base_method, str):
+            options = dict(base_options or {})
+            if "progress" in inspect.signature(get_method(base_method).__init__).parameters:
+                options.setdefault("progress", False)  # one bar, the tunnel's
+            inner = make_method(base_method, **options)
+        else:
+            raise TypeError(f"base_method must be a registered name or an Explainer, got {type(base_method).__name__}")
+        self.base_method = base_method
+        self.base_options = base_options
+        self.variant = variant
+        self.samples = check_positive_int(samples, "samples")
+        self.stdev = check_stdev(stdev)
+        self.seed = seed
+        self.batch_size = check_batch_size(batch_size)
+        self.progress = progress
+        self._inner = inner
+
+    def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
+        x = inputs.detach()
+        n = len(x)
+        resolved = target.resolve(forward(model, x))
+        sigma = self.stdev * input_range(x)
+        generator = as_generator(self.seed)
+        per_call = self.samples if self.batch_size is None else max(1, self.batch_size // n)
+        chunks = [(s, min(s + per_call, self.samples)) for s in range(0, self.samples, per_call)]
+        wide = accumulator_dtype(x)
+        first = torch.zeros(x.shape, dtype=wide, device=x.device)
+        second = torch.zeros_like(first)
+        outputs = torch.zeros(n, dtype=wide, device=x.device)
+        for start, stop in progress(chunks, desc="noise tunnel", enabled=self.progress):
+            copies = stop - start
+            noise = torch.stack([normal(tuple(x.shape), generator, x) for _ in range(copies)])
+            noise = noise * per_sample(sigma, x).unsqueeze(0)
+            noisy = (x.unsqueeze(0) + noise).reshape(copies * n, *x.shape[1:])
+            explanation = self._inner(model, noisy, repeated_target(resolved, copies))
+            attr = explanation.attribution.detach().to(wide).view(copies, n, *x.shape[1:])
+            first += attr.sum(0)
+            second += (attr * attr).sum(0)
+            outputs += explanation.output.detach().to(wide).view(copies, n).sum(0)
+        mean = first / self.samples
+        if self.variant == "smoothgrad":
+            result = mean
+        elif self.variant == "smoothgrad_sq":
+            result = second / self.samples
+        else:
+            result = (second / self.samples - mean * mean).clamp_min(0.0)
+        return Attribution(
+            attribution=result.to(x.dtype),
+            output=(outputs / self.samples).to(x.dtype),
+            target=resolved,
+            extras={
+                "variant": self.variant,
+                "samples": self.samples,
+                "noise_stdev": sigma,
+                "inner_method": self._inner.name,
+            },
+        )
