@@ -284,7 +284,9 @@ class Propagation(TorchFunctionMode):
                 f"{ops.describe(func)} runs in training mode in {self._where()}; its output is random "
                 "and explanations would be wrong. Call model.eval() before explaining."
             )
-        return self._mark(self.graph_of(args[0]) if self.carries(args[0]) else args[0], self.nonnegative(args[0]))
+        # eval-mode dropout is the identity: hand back the tensor itself, keeping what the engine
+        # knows of it (a pending layer output stays pending, so batch norm can still merge)
+        return args[0]
 
     def _split(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Tensor], Callable[..., Any]]:
         """Carrying tensors of a call, and a function rebuilding the call from replacements."""
