@@ -1,7 +1,9 @@
 """LRP speed: xaikit composites vs the plain input gradient and Captum's LRP, in one process.
 
 Run: .venv/bin/python benchmarks/bench_lrp.py [--repeats 7] [--threads 2]
-Prints a markdown table of medians and ratios to the plain input gradient.
+Prints a markdown table of median times and, per method, the median over repeats of
+(time / plain input gradient time in the same repeat): the methods run interleaved, so
+load changes on the machine affect numerator and denominator alike.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from xaikit.models import resnet50, vgg16
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -63,19 +64,39 @@ def captum_lrp(model: nn.Module, x: torch.Tensor) -> Callable[[], object] | str:
     return run
 
 
-def bench(name: str, model: nn.Module, x: torch.Tensor, repeats: int) -> list[tuple[str, str, float | str]]:
-    rows: list[tuple[str, str, float | str]] = []
+def bench(name: str, model: nn.Module, x: torch.Tensor, repeats: int) -> list[tuple[str, str, float | str, float | str]]:
+    """Interleave the methods in every repeat; report median times and median per-repeat ratios."""
+    methods: dict[str, Callable[[], object]] = {}
     with torch.no_grad():
-        t_fwd = median_time(lambda: model(x), repeats)
-    t_grad = median_time(lambda: input_gradient(model, x), repeats)
-    rows.append((name, "forward", t_fwd))
-    rows.append((name, "plain input gradient", t_grad))
+        methods["forward"] = lambda: model(x)
+    methods["plain input gradient"] = lambda: input_gradient(model, x)
     for comp, opts in [("epsilon_plus", {}), ("epsilon_gamma_box", {"low": 0.0, "high": 1.0}), ("epsilon_alpha2_beta1", {}), ("lrp_cmp", {"low": 0.0, "high": 1.0})]:
         explainer = xaikit.lrp.LRP(composite=comp, composite_options=opts)
-        rows.append((name, f"xaikit {comp}", median_time(lambda e=explainer: e(model, x), repeats)))
-    run = captum_lrp(model, x)
-    rows.append((name, "Captum LRP", run if isinstance(run, str) else median_time(run, repeats)))
-    return rows, t_grad  # type: ignore[return-value]
+        methods[f"xaikit {comp}"] = lambda e=explainer: e(model, x)
+    captum = captum_lrp(model, x)
+    failures: dict[str, str] = {}
+    if isinstance(captum, str):
+        failures["Captum LRP"] = captum
+    else:
+        methods["Captum LRP"] = captum
+    times: dict[str, list[float]] = {k: [] for k in methods}
+    for fn in methods.values():
+        fn()  # warm-up
+    for _ in range(repeats):
+        for key, fn in methods.items():
+            if key == "forward":
+                with torch.no_grad():
+                    times[key].append(median_time(fn, 1))
+            else:
+                times[key].append(median_time(fn, 1))
+    grads = times["plain input gradient"]
+    rows: list[tuple[str, str, float | str, float | str]] = []
+    for key, ts in times.items():
+        ratio = statistics.median(t / g for t, g in zip(ts, grads))
+        rows.append((name, key, statistics.median(ts), ratio))
+    for key, why in failures.items():
+        rows.append((name, key, why, "-"))
+    return rows
 
 
 def main() -> None:
@@ -94,15 +115,14 @@ def main() -> None:
         }
     x = torch.rand(args.batch, 3, 64, 64, generator=gen)
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, median of {args.repeats}\n")
-    print("| network | method | median time (s) | / plain gradient |")
+    print("| network | method | median time (s) | median ratio to plain gradient |")
     print("|---|---|---|---|")
     for name, model in nets.items():
-        rows, t_grad = bench(name, model, x, args.repeats)
-        for net, method, t in rows:
+        for net, method, t, ratio in bench(name, model, x, args.repeats):
             if isinstance(t, str):
                 print(f"| {net} | {method} | {t} | - |")
             else:
-                print(f"| {net} | {method} | {t:.4f} | {t / t_grad:.2f}x |")
+                print(f"| {net} | {method} | {t:.4f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":
