@@ -3,9 +3,11 @@
 The entry point is :func:`explain`; every method returns an :class:`Explanation`.
 """
 
+import importlib
+from types import ModuleType
+
 from xaikit import engine, evaluate, gradients, lrp, models, neon, perturbation, utils
 from xaikit.api import explain
-from xaikit.neon import neuralize
 from xaikit.core import (
     ClassTarget,
     Explainer,
@@ -18,8 +20,18 @@ from xaikit.core import (
     methods,
     register_method,
 )
+from xaikit.neon import neuralize
 
 __version__ = "0.1.0"
+
+_LAZY = ("cli", "datasets", "demo", "plot", "report")
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import the heavier subpackages (matplotlib, jinja2) on first use: ``xaikit.plot``."""
+    if name in _LAZY:
+        return importlib.import_module(f"xaikit.{name}")
+    raise AttributeError(f"module 'xaikit' has no attribute {name!r}")
 
 __all__ = [
     "ClassTarget",
