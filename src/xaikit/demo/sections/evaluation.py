@@ -88,26 +88,30 @@ def randomization_section(context: DemoContext) -> Section:
     for run in xaikit.utils.progress(_runs(context, RANDOMIZATION_METHODS, lrp), desc="randomization",
                                      enabled=context.progress):
         result = model_randomization(data.model, x, run.method, y, order="top_down",
-                                     similarities=("ssim", "spearman"), seeds=(context.seed,),
+                                     similarities=("ssim_abs", "spearman_abs"), seeds=(context.seed,),
                                      method_options=run.options, show_progress=False)
         layers = list(result.layers)
-        ssim[run.label] = result.scores["ssim"].mean(0).T  # (inputs, layers)
-        spearman[run.label] = result.scores["spearman"].mean(0).T
+        ssim[run.label] = result.scores["ssim_abs"].mean(0).T  # (inputs, layers)
+        spearman[run.label] = result.scores["spearman_abs"].mean(0).T
     if not ssim:
         raise SkipSection("no method to evaluate")
     section = Section(RANDOMIZATION_TITLE).add_text(
         "The sanity check of Adebayo et al. (2018): the network's layers are re-initialized from the "
         "top down, one more at each step, and each explanation of the randomized network is compared "
         f"with the original one on {len(y)} test digits. An explanation that stays similar does not "
-        "depend on what the network learned."
+        "depend on what the network learned. Maps are compared by magnitude (absolute values), as in "
+        "the literature: the sign of a z-plus map flips with the sign of the randomized logit. On these "
+        "8x8 digits with a black background, methods that multiply by the input (gradient x input, "
+        "integrated gradients) inherit the input's structure in magnitude; Adebayo et al. point out "
+        "the same effect. The signed comparison is in xaikit.evaluate (similarities='ssim')."
     )
-    axes = plot.randomization_curves(ssim, layers, ylabel="SSIM to the original heatmap")
-    section.add_figure(axes, "Structural similarity per randomized layer (band: one standard deviation).",
+    axes = plot.randomization_curves(ssim, layers, ylabel="SSIM to the original |heatmap|")
+    section.add_figure(axes, "Structural similarity of the absolute maps per randomized layer (band: one standard deviation).",
                        name="figures/randomization-ssim.png")
     table = pd.DataFrame(
         {label: values.mean(0) for label, values in spearman.items()}, index=pd.Index(layers, name="randomized up to")
     ).T
     table.index.name = "method"
-    section.add_table(table, "Spearman rank correlation with the original heatmap, per randomized layer",
+    section.add_table(table, "Spearman rank correlation of the absolute maps with the original, per randomized layer",
                       name="tables/randomization-spearman.csv")
     return section
