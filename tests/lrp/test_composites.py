@@ -111,3 +111,14 @@ def test_lrp_cmp_splits_convolutions_into_lower_and_upper() -> None:
 def test_composite_options_only_for_preset_names() -> None:
     with pytest.raises(TypeError, match="preset names only"):
         xaikit.lrp.as_composite(Composite([]), low=0.0)
+
+
+def test_a_layer_rule_matched_by_block_name_leaves_the_block_sum_to_the_default() -> None:
+    """LayerName("layer1.0") also sees the residual sum performed by that block itself."""
+    model = seeded(lambda: xaikit.models.resnet_small(num_classes=3), 0).eval()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    by_block = get_composite("epsilon_plus").with_rules((LayerName("layer1.0"), Gamma(0.5)))
+    e = xaikit.explain(model, x, composite=by_block)
+    assert torch.isfinite(e.attribution).all()
+    prop, _, _ = run_propagation(model, x, by_block)
+    assert any(info.name == "layer1.0.conv1" for info in prop.layers)

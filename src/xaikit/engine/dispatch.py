@@ -212,7 +212,12 @@ class Propagation(TorchFunctionMode):
 
     def _rule(self, info: LayerInfo) -> Any:
         rule = self.rules.rule_for(info)
-        return _default_rule(info.kind) if rule is None else rule
+        # A matcher by module name or type also sees the non-parametric operations of that
+        # module (the residual sum of a block, say); a layer rule does not apply to those.
+        needed = "propagate" if info.kind in _LAYER_KINDS else "propagate_elementwise"
+        if rule is None or not hasattr(rule, needed):
+            return _default_rule(info.kind)
+        return rule
 
     def _where(self) -> str:
         if not self._stack:
@@ -273,6 +278,10 @@ class Propagation(TorchFunctionMode):
         return func(*args, **kwargs)
 
     def _on_route(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if func in ops.MAX_POOLS and not ops.returns_indices(func, args, kwargs):
+            rule = self.rules.rule_for(self._info("max_pool", func))
+            if rule is not None and hasattr(rule, "propagate_elementwise"):
+                return self._elementwise("max_pool", func, args, kwargs)
         carried, _ = self._split(args, kwargs)
         nonnegative = all(self.nonnegative(t) for t in carried) and func not in ops.PADDING
         return self._mark(func(*self._resolve(args), **self._resolve(kwargs)), nonnegative)

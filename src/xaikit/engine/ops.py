@@ -208,6 +208,25 @@ for _family, _funcs in (
     for _f in _funcs:
         _TABLE[_f] = _family
 
+#: Max-pooling functions and the position of their ``return_indices`` argument. They route
+#: relevance by their natural gradient (winner takes all) unless a composite gives the
+#: ``"max_pool"`` kind a rule (DeepLIFT does, for completeness).
+MAX_POOLS: dict[Func, int | None] = {
+    **dict.fromkeys(_functions(F, "max_pool1d", "max_pool2d", "max_pool3d"), 6),
+    **dict.fromkeys(_functions(F, "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"), 2),
+    **dict.fromkeys(_functions(torch, "max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d"), None),
+    **dict.fromkeys(_aten("max_pool1d.default", "max_pool2d.default", "max_pool3d.default"), None),
+}
+
+
+def returns_indices(func: Func, args: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether a max-pooling call also returns the indices of the maxima."""
+    if "return_indices" in kwargs:
+        return bool(kwargs["return_indices"])
+    position = MAX_POOLS.get(func)
+    return position is not None and len(args) > position and bool(args[position])
+
+
 #: Routing operations that may introduce values other than their inputs' (non-zero padding).
 PADDING: tuple[Func, ...] = tuple(_functions(F, "pad"))
 

@@ -5,19 +5,16 @@ quantity being propagated; for the methods of this package that is a (modified)
 gradient or a DeepLIFT multiplier. :func:`run_engine` runs the forward pass and
 :func:`backward` reads the result off at the input.
 
-:class:`PoolPropagation` extends the engine with one more operation kind,
-``"max_pool"``, so that a composite can give max-pooling a rule (DeepLIFT needs one for
-completeness); when the composite has no rule for it, max-pooling keeps the natural
-gradient, as in the base engine.
+Max-pooling is the engine's ``"max_pool"`` kind: a composite may give it a rule (DeepLIFT
+does, for completeness); without one it keeps the natural gradient.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from xaikit.core.base import Model
@@ -26,52 +23,12 @@ from xaikit.engine.dispatch import Propagation
 from xaikit.engine.errors import UnsupportedOperationError
 from xaikit.gradients._common import checked_output
 
-#: Max-pooling functions and the position of their ``return_indices`` argument.
-_MAX_POOLS: dict[Callable[..., Any], int | None] = {
-    F.max_pool1d: 6,
-    F.max_pool2d: 6,
-    F.max_pool3d: 6,
-    F.adaptive_max_pool1d: 2,
-    F.adaptive_max_pool2d: 2,
-    F.adaptive_max_pool3d: 2,
-    torch.max_pool1d: None,
-    torch.max_pool2d: None,
-    torch.max_pool3d: None,
-    torch.adaptive_max_pool1d: None,
-}
-
-
-def _returns_indices(func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
-    position = _MAX_POOLS[func]
-    if "return_indices" in kwargs:
-        return bool(kwargs["return_indices"])
-    return position is not None and len(args) > position and bool(args[position])
-
-
-class PoolPropagation(Propagation):
-    """The propagation engine with max-pooling exposed to the composite as kind ``"max_pool"``."""
-
-    def __torch_function__(
-        self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
-    ) -> Any:
-        kwargs = kwargs or {}
-        if (
-            func in _MAX_POOLS
-            and args
-            and self.carries(args[0])
-            and not _returns_indices(func, args, kwargs)
-            and self.rules.rule_for(self._info("max_pool", func)) is not None
-        ):
-            return self._elementwise("max_pool", func, list(args), kwargs)
-        return super().__torch_function__(func, types, args, kwargs)
-
 
 def run_engine(
     model: Model,
     inputs: Tensor,
     rules: RuleProvider,
     *,
-    pools: bool = False,
     merge_batchnorm: bool = False,
     setup: Callable[[Propagation], None] | None = None,
 ) -> tuple[Propagation, Tensor, Tensor]:
@@ -79,8 +36,6 @@ def run_engine(
 
     Parameters
     ----------
-    pools : bool
-        Use :class:`PoolPropagation` (max-pooling gets the composite's ``"max_pool"`` rule).
     merge_batchnorm : bool
         Merge eval-mode batch normalization into the layer before it. Gradient-type rules do
         not need it (batch normalization then keeps its natural gradient, and no layer is
@@ -93,7 +48,7 @@ def run_engine(
     (engine, input leaf, model output)
     """
     leaf = inputs.detach().requires_grad_(True)
-    prop: Propagation = (PoolPropagation if pools else Propagation)(model, rules, merge_batchnorm=merge_batchnorm)
+    prop = Propagation(model, rules, merge_batchnorm=merge_batchnorm)
     if setup is not None:
         setup(prop)
     with torch.enable_grad(), prop:

@@ -76,7 +76,6 @@ def deeplift_pass(
         model,
         stacked,
         composite,
-        pools=True,
         merge_batchnorm=reveal is not None,  # RevealCancel needs the layer feeding each activation
         setup=None if reveal is None else reveal.bind,
     )
