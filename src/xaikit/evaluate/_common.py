@@ -55,12 +55,8 @@ def prepare_inputs(model: Model, x: Any) -> Tensor:
     return inputs.to(device)
 
 
-def as_attribution(attribution: AttributionLike, x: Tensor, *, name: str = "attribution") -> Tensor:
-    """Return ``attribution`` as a tensor of ``x``'s shape, dtype and device.
-
-    Arrays and :class:`Explanation` objects are converted; an attribution with a
-    singleton channel axis (``(N, 1, H, W)`` for ``(N, C, H, W)`` inputs) is broadcast.
-    """
+def _as_tensor(attribution: AttributionLike, name: str) -> Tensor:
+    """An Explanation's attribution, or an array or tensor, as a tensor (TypeError otherwise)."""
     if isinstance(attribution, Explanation):
         attribution = attribution.attribution
     if isinstance(attribution, np.ndarray):
@@ -69,7 +65,16 @@ def as_attribution(attribution: AttributionLike, x: Tensor, *, name: str = "attr
         raise TypeError(
             f"{name} must be a tensor, an array or an Explanation, got {type(attribution).__name__}"
         )
-    attribution = attribution.detach()
+    return attribution
+
+
+def as_attribution(attribution: AttributionLike, x: Tensor, *, name: str = "attribution") -> Tensor:
+    """Return ``attribution`` as a tensor of ``x``'s shape, dtype and device.
+
+    Arrays and :class:`Explanation` objects are converted; an attribution with a
+    singleton channel axis (``(N, 1, H, W)`` for ``(N, C, H, W)`` inputs) is broadcast.
+    """
+    attribution = _as_tensor(attribution, name).detach()
     if attribution.shape != x.shape:
         try:
             attribution = attribution.expand(x.shape)
@@ -86,14 +91,7 @@ def as_attribution(attribution: AttributionLike, x: Tensor, *, name: str = "attr
 
 def attribution_tensor(attribution: AttributionLike) -> Tensor:
     """An attribution batch on its own (no inputs to match), as a float64 CPU tensor."""
-    if isinstance(attribution, Explanation):
-        attribution = attribution.attribution
-    if isinstance(attribution, np.ndarray):
-        attribution = torch.from_numpy(attribution)
-    if not isinstance(attribution, Tensor):
-        raise TypeError(
-            f"attribution must be a tensor, an array or an Explanation, got {type(attribution).__name__}"
-        )
+    attribution = _as_tensor(attribution, "attribution")
     if attribution.ndim < 2:
         raise ValueError(f"attribution must be a batch (N, ...), got shape {tuple(attribution.shape)}")
     if not bool(torch.isfinite(attribution).all()):
