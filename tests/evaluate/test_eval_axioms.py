@@ -61,7 +61,8 @@ def test_completeness_gap_known_answers() -> None:
 
 @pytest.mark.skipif("integrated_gradients" not in xaikit.methods(), reason="integrated gradients not registered yet")
 def test_integrated_gradients_is_complete() -> None:
-    x = torch.randn(4, 5)
+    # fixed inputs: the relative gap divides by f(x) - f(0), which some inputs bring near 0
+    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(0))
     result = completeness_gap(_mlp(), x, "integrated_gradients", reference=0.0)
     assert np.abs(result.relative_gap).max() < 0.05
 

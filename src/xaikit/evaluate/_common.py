@@ -37,6 +37,7 @@ from xaikit.core.targets import (
 )
 from xaikit.core.validation import check_eval_mode, check_inputs, model_device
 from xaikit.utils.batching import iter_batches
+from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress_disabled
 
 #: What metrics accept as an explanation method.
@@ -102,9 +103,10 @@ def attribution_tensor(attribution: AttributionLike) -> Tensor:
 def forward(model: Model, x: Tensor, batch_size: int | None = None) -> Tensor:
     """``model(x)`` in batches, without a graph."""
     outs = []
+    run = as_layout_forward(model)
     with torch.no_grad():
         for s in iter_batches(len(x), batch_size):
-            out = model(x[s])
+            out = run(x[s])
             if not isinstance(out, Tensor):
                 raise TypeError(
                     f"the model returned {type(out).__name__}; metrics need a model returning one "
@@ -163,9 +165,10 @@ def explained_value(
 ) -> Tensor:
     """The explained value per sample (``target.select(model(x))``), in batches, shape ``(N,)``."""
     values = []
+    run = as_layout_forward(model)
     with torch.no_grad():
         for s in iter_batches(len(x), batch_size):
-            values.append(subset(target, s).select(model(x[s])))
+            values.append(subset(target, s).select(run(x[s])))
     return torch.cat(values)
 
 

@@ -13,6 +13,7 @@ from xaikit.core.targets import ResolvedTarget
 from xaikit.evaluate._common import explained_value, repeat_target
 from xaikit.evaluate.features import group_mask
 from xaikit.evaluate.removal import Removal
+from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress
 
 MaskFn = Callable[[Tensor], Tensor]
@@ -60,6 +61,7 @@ class Perturber:
 
     def __post_init__(self) -> None:
         self.batch_size = auto_batch_size(self.x, self.batch_size)
+        self._run = as_layout_forward(self.model)
         self._fill: Tensor | None = None
         if not self.removal.depends_on_mask:
             everything = torch.ones_like(self.x, dtype=torch.bool)
@@ -93,6 +95,6 @@ class Perturber:
                 perturbed = torch.where(mask, fill, xs)
             else:
                 perturbed = self.removal.apply(xs, mask, self.generator)
-            value = explained_value(self.model, perturbed, repeat_target(self.target, t), self.batch_size)
+            value = explained_value(self._run, perturbed, repeat_target(self.target, t), self.batch_size)
             out.append(value.reshape(t, n))
         return torch.cat(out)

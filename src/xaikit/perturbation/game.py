@@ -24,6 +24,7 @@ from xaikit.core.targets import ResolvedTarget
 from xaikit.perturbation.baseline import Reference
 from xaikit.perturbation.groups import FeatureGroups
 from xaikit.utils.batching import iter_batches
+from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress
 
 __all__ = ["KeepMask", "PerturbationGame", "auto_batch_size", "coalition_masks", "rows_target"]
@@ -143,11 +144,12 @@ class PerturbationGame:
         out = torch.empty(total, dtype=torch.float64)
         chunks = list(iter_batches(total, per_pass))
         device = self.inputs.device
+        run = as_layout_forward(self.model)
         with torch.no_grad():
             for chunk in progress(chunks, desc=self.desc, enabled=self.show_progress, min_items=4):
                 ids = sample_ids[chunk].to(device)
                 batch = self._perturbed(ids, keep(chunk).to(device))
-                output = self.model(batch)
+                output = run(batch)
                 if not isinstance(output, Tensor):
                     raise TypeError(
                         f"the model returned {type(output).__name__}; wrap it to return one tensor "

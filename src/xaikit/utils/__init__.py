@@ -1,7 +1,18 @@
-"""Small helpers shared across the package: progress bars, batching, random generators."""
+"""Small helpers shared across the package: progress bars, batching, memory layout, random generators."""
 
 from xaikit.utils.batching import batched_forward, iter_batches
+from xaikit.utils.layout import channels_last_disabled, set_channels_last
 from xaikit.utils.progress import progress, progress_disabled, progress_enabled, set_progress
 from xaikit.utils.random import as_generator
 
-__all__ = ["as_generator", "batched_forward", "iter_batches", "progress", "progress_disabled", "progress_enabled", "set_progress"]
+__all__ = [
+    "as_generator",
+    "batched_forward",
+    "channels_last_disabled",
+    "iter_batches",
+    "progress",
+    "progress_disabled",
+    "progress_enabled",
+    "set_channels_last",
+    "set_progress",
+]

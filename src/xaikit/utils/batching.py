@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
+from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress
 
 
@@ -30,7 +31,8 @@ def batched_forward(
     """``model(inputs)`` evaluated in batches without building a graph, concatenated."""
     outs = []
     slices = list(iter_batches(len(inputs), batch_size))
+    run = as_layout_forward(model)
     with torch.no_grad():
         for s in progress(slices, desc=desc, enabled=show_progress, min_items=4):
-            outs.append(model(inputs[s]))
+            outs.append(run(inputs[s]))
     return torch.cat(outs) if outs else model(inputs[:0])

