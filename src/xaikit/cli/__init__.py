@@ -39,17 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def _progress_off(off: bool) -> Iterator[None]:
     """Turn progress bars off for the command (``--no-progress``), restoring the setting after."""
-    from xaikit.utils import progress as progress_module
-    from xaikit.utils import set_progress
+    from xaikit.utils.progress import progress_disabled
 
-    previous = getattr(progress_module, "_ENABLED", None)
-    if off:
-        set_progress(False)
-    try:
+    with progress_disabled() if off else contextlib.nullcontext():
         yield
-    finally:
-        if off:
-            set_progress(previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

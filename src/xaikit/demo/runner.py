@@ -17,8 +17,7 @@ import torch
 from xaikit.demo.context import DemoContext
 from xaikit.demo.registry import DemoSection, SkipSection, available_sections
 from xaikit.report import Report, Section, staged_output
-from xaikit.utils import progress as progress_module
-from xaikit.utils import set_progress
+from xaikit.utils.progress import progress_setting, set_progress
 
 TITLE = "xaikit demo"
 DESCRIPTION = (
@@ -161,7 +160,7 @@ def run_demo(
     report = Report(TITLE, description=DESCRIPTION)
     log = stream if stream is not None else sys.stderr
     previous_threads = torch.get_num_threads()
-    previous_progress = getattr(progress_module, "_ENABLED", None)
+    previous_progress = progress_setting()
     if threads is not None:
         torch.set_num_threads(threads)
     # sections show their own bars (explicitly enabled); the methods' inner bars stay off

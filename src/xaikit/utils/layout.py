@@ -15,40 +15,34 @@ change off for a block with :func:`channels_last_disabled`, or for the process w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from xaikit.utils.settings import Setting
+
 __all__ = ["LayoutForward", "channels_last_disabled", "channels_last_enabled", "set_channels_last"]
 
-_ENABLED = True
+_SETTING = Setting(True)
 
 
 def set_channels_last(enabled: bool) -> None:
     """Let perturbation methods feed image batches to models as channels-last (default ``True``)."""
-    global _ENABLED
-    _ENABLED = bool(enabled)
+    _SETTING.set(bool(enabled))
 
 
 def channels_last_enabled() -> bool:
     """Whether perturbation methods may feed channels-last image batches to models."""
-    return _ENABLED
+    return _SETTING.value
 
 
-@contextmanager
-def channels_last_disabled() -> Iterator[None]:
+def channels_last_disabled() -> AbstractContextManager[None]:
     """Feed models contiguous (NCHW) batches inside the block, then restore the setting."""
-    global _ENABLED
-    before = _ENABLED
-    _ENABLED = False
-    try:
-        yield
-    finally:
-        _ENABLED = before
+    return _SETTING.override(False)
 
 
 def wants_channels_last(batch: Tensor) -> bool:

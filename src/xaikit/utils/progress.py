@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+from xaikit.utils.settings import Setting
+
 T = TypeVar("T")
 
-_ENABLED: bool | None = None
+_SETTING: Setting[bool | None] = Setting(None)
 
 
 def set_progress(enabled: bool | None) -> None:
@@ -19,28 +21,25 @@ def set_progress(enabled: bool | None) -> None:
 
     The default shows bars unless the environment variable ``XAIKIT_PROGRESS`` is ``0``.
     """
-    global _ENABLED
-    _ENABLED = enabled
+    _SETTING.set(enabled)
 
 
-@contextmanager
-def progress_disabled() -> Iterator[None]:
+def progress_setting() -> bool | None:
+    """The value last given to :func:`set_progress` (``None``: the default)."""
+    return _SETTING.value
+
+
+def progress_disabled() -> AbstractContextManager[None]:
     """Turn progress bars off inside the block (for example nested calls inside a metric), then restore."""
-    global _ENABLED
-    before = _ENABLED
-    _ENABLED = False
-    try:
-        yield
-    finally:
-        _ENABLED = before
+    return _SETTING.override(False)
 
 
 def progress_enabled(requested: bool | None = None) -> bool:
     """Whether to show a bar: an explicit request wins, then :func:`set_progress`, then the environment."""
     if requested is not None:
         return requested
-    if _ENABLED is not None:
-        return _ENABLED
+    if _SETTING.value is not None:
+        return _SETTING.value
     return os.environ.get("XAIKIT_PROGRESS", "1") != "0"
 
 
