@@ -6,6 +6,16 @@ On the cached digits CNN (``xaikit.models.digits_cnn()``, 8x8 scikit-learn digit
    Sixt et al., 2020; Nuzzo, ch. 5 and 7): similarity to the original explanation after
    each randomization step, mean and standard deviation over seeds and inputs.
 2. Class sensitivity (random logit; Nuzzo, sec. 7.3).
+
+On the deeper VGG-style CNN (``xaikit.models.digits_vgg()``: the digits upsampled to
+16x16, seven convolutions, four max-pools down to 1x1):
+
+2b. Class sensitivity again, and over training seeds for a few architecture variants (how
+    many max-pools, how many convolutions, the learning rate): DeconvNet becomes
+    class-insensitive only once the max-pools reach a 1x1 map (Mahendran and Vedaldi,
+    2016; Nie et al., 2018).
+
+On the digits CNN:
 3. Pixel-flipping (Samek et al., 2021, sec. IV-A): AOPC of most-relevant-first removal
    against a random order, removal by a constant, a blurred copy and inpainting.
 4. Heatmap complexity: JPEG (quality 75) file size (Samek et al., 2021, sec. IV-B).
@@ -15,10 +25,12 @@ On the cached digits CNN (``xaikit.models.digits_cnn()``, 8x8 scikit-learn digit
 Run::
 
     .venv/bin/python benchmarks/reproduce_sanity_checks.py [--samples 64] [--seeds 5] \
-        [--threads 2] [--output FILE] [--plot FILE.png]
+        [--vgg-seeds 5] [--threads 2] [--parts randomization,classes,vgg,flipping,jpeg,runtime] \
+        [--output FILE] [--plot FILE.png]
 
 Prints markdown tables; ``--output`` writes them to a file, ``--plot`` draws the
-randomization, class-sensitivity, pixel-flipping and JPEG panels.
+randomization, class-sensitivity, pixel-flipping and JPEG panels (it needs those four
+parts). ``--parts vgg`` runs section 2b alone.
 """
 
 from __future__ import annotations
@@ -42,7 +54,8 @@ from xaikit.evaluate import (
     model_randomization,
     pixel_flipping,
 )
-from xaikit.models import digits_cnn, load_digits_split, vgg16
+from xaikit.models import DigitsVGG, digits_cnn, digits_vgg, load_digits_split, vgg16
+from xaikit.models.pretrained import _train
 
 #: Label -> (registered method, options), as used throughout.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -111,6 +124,54 @@ def class_table(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tup
         bars[label] = s["ssim"]
         lines.append(f"| {label} | {s['ssim']:.2f} | {s['ssim_abs']:.2f} | {s['spearman']:.2f} | {np.mean(second.scores['ssim']):.2f} |")
     return "\n".join(lines), bars
+
+
+#: DigitsVGG variants of section 2b: label -> (stages, learning rate); 30 epochs each.
+VGG_VARIANTS: dict[str, tuple[tuple[tuple[int, ...], ...], float]] = {
+    "4 conv, 4 max-pools (1x1)": (((16,), (32,), (64,), (64,)), 1e-3),
+    "6 conv, 3 max-pools (2x2)": (((16, 16), (32, 32), (64, 64)), 1e-3),
+    "6 conv, 2 max-pools (4x4)": (((16, 16), (32, 32, 64, 64)), 1e-3),
+    "digits_vgg trained with learning rate 3e-3": (((16, 16), (32, 32), (64, 64), (64,)), 3e-3),
+}
+
+
+def vgg_seed_table(samples: int, seeds: int) -> str:
+    """Class sensitivity over training seeds: digits_cnn, digits_vgg and DigitsVGG variants."""
+    labels = available(["DeconvNet", "guided backprop", "saliency"])
+    factories: dict[str, Any] = {
+        "digits_cnn: 2 conv, 1 max-pool (4x4)": lambda seed: digits_cnn(seed=seed),
+        "digits_vgg: 7 conv, 4 max-pools (1x1)": lambda seed: digits_vgg(seed=seed),
+    }
+    for name, (stages, lr) in VGG_VARIANTS.items():
+        factories[name] = lambda seed, stages=stages, lr=lr: _train(
+            lambda: DigitsVGG(stages=stages), seed, 30, lr, False, "training a DigitsVGG variant"
+        ).eval()
+    lines = [
+        "| model (map size after the last max-pool) | test accuracy | "
+        + " | ".join(f"{label} SSIM: random / runner-up class" for label in labels) + " |",
+        "|---|---|" + "---|" * len(labels),
+    ]
+    for name, factory in factories.items():
+        accuracy, scores = [], {label: ([], []) for label in labels}
+        for seed in range(seeds):
+            model = factory(seed)
+            _, _, x_test, y_test = load_digits_split(seed=seed)
+            with torch.no_grad():
+                accuracy.append(float((model(x_test).argmax(1) == y_test).float().mean()))
+            x, y = x_test[:samples], y_test[:samples]
+            for label in labels:
+                method, options = METHODS[label]
+                for other, bucket in zip(("random", "second"), scores[label]):
+                    r = class_sensitivity(model, x, method, y, method_options=options, other=other, similarities=["ssim"])
+                    bucket.append(float(np.mean(r.scores["ssim"])))
+        cells = [f"{np.mean(accuracy):.1%} ({min(accuracy):.1%}-{max(accuracy):.1%})"]
+        cells += [f"{fmt(np.mean(r), np.std(r))} / {fmt(np.mean(s), np.std(s))}" for r, s in scores.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append(
+        f"\n(mean ± std over {seeds} training seeds of the mean over the first {samples} test digits of each "
+        "seed's own split; the variants are DigitsVGG with other stages, trained with digits_vgg's recipe)"
+    )
+    return "\n".join(lines)
 
 
 def flipping_tables(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[str, dict[str, Any]]:
@@ -208,14 +269,24 @@ def plot(path: Path, randomization: dict[str, Any], classes: dict[str, float], f
     fig.savefig(path, dpi=110)
 
 
+PARTS = ("randomization", "classes", "vgg", "flipping", "jpeg", "runtime")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--vgg-seeds", type=int, default=5, help="training seeds of section 2b")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
+    parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    if parts - set(PARTS):
+        parser.error(f"unknown parts {sorted(parts - set(PARTS))}; expected a subset of {PARTS}")
+    if args.plot is not None and not {"randomization", "classes", "flipping", "jpeg"} <= parts:
+        parser.error("--plot needs the parts randomization, classes, flipping and jpeg")
     torch.set_num_threads(args.threads)
     xaikit.utils.set_progress(False)
     warnings.filterwarnings("ignore")
@@ -228,15 +299,37 @@ def main() -> None:
         f"Digits CNN test accuracy {accuracy:.1%}; {len(x)} test digits, {args.seeds} seeds, "
         f"torch.set_num_threads({args.threads}), {os.cpu_count()} cores.",
     ]
-    text, randomization = randomization_tables(model, x, y, args.seeds)
-    sections += ["\n### 1. Model-parameter randomization", text]
-    text, classes = class_table(model, x, y)
-    sections += ["\n### 2. Class sensitivity (similarity of the explanations of two classes)\n", text]
-    text, flips = flipping_tables(model, x, y)
-    sections += ["\n### 3. Pixel-flipping (logit of the true class; AOPC, higher = faster decay)\n", text]
-    text, jpeg = jpeg_table(model, x, y)
-    sections += ["\n### 4. Heatmap complexity: JPEG file size at quality 75 (mean ± std)\n", text]
-    sections += ["\n### 5. Runtime\n", runtime_table()]
+    randomization: dict[str, Any] = {}
+    classes: dict[str, float] = {}
+    flips: dict[str, Any] = {}
+    jpeg: dict[str, float] = {}
+    if "randomization" in parts:
+        text, randomization = randomization_tables(model, x, y, args.seeds)
+        sections += ["\n### 1. Model-parameter randomization", text]
+    if "classes" in parts:
+        text, classes = class_table(model, x, y)
+        sections += ["\n### 2. Class sensitivity (similarity of the explanations of two classes)\n", text]
+    if "vgg" in parts:
+        vgg = digits_vgg().eval()
+        with torch.no_grad():
+            vgg_accuracy = float((vgg(x_test).argmax(1) == y_test).float().mean())
+        text, _ = class_table(vgg, x, y)
+        sections += [
+            "\n### 2b. Class sensitivity on the VGG-style digits CNN (digits_vgg)\n",
+            f"digits_vgg (16x16 upsampled input, 7 conv, 4 max-pools) test accuracy {vgg_accuracy:.1%}; "
+            f"the same {len(x)} test digits.\n",
+            text,
+            "\n#### Over training seeds, and which factor matters\n",
+            vgg_seed_table(args.samples, args.vgg_seeds),
+        ]
+    if "flipping" in parts:
+        text, flips = flipping_tables(model, x, y)
+        sections += ["\n### 3. Pixel-flipping (logit of the true class; AOPC, higher = faster decay)\n", text]
+    if "jpeg" in parts:
+        text, jpeg = jpeg_table(model, x, y)
+        sections += ["\n### 4. Heatmap complexity: JPEG file size at quality 75 (mean ± std)\n", text]
+    if "runtime" in parts:
+        sections += ["\n### 5. Runtime\n", runtime_table()]
     sections.append(f"\n(total {time.perf_counter() - start:.0f} s)")
     report = "\n".join(sections)
     print(report)
@@ -244,7 +337,6 @@ def main() -> None:
         args.output.write_text(report + "\n")
     if args.plot is not None:
         plot(args.plot, randomization, classes, flips, jpeg)
-
 
 if __name__ == "__main__":
     main()

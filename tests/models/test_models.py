@@ -19,6 +19,7 @@ from xaikit.models import (
     Bottleneck,
     CNN1d,
     DigitsCNN,
+    DigitsVGG,
     ResNet,
     SmallCNN,
     digits_cnn,
@@ -182,6 +183,8 @@ def test_resnet_uses_functional_relu() -> None:
     [
         ("mlp", {"in_features": 4}, (2, 4)),
         ("digits_cnn", {}, (2, 1, 8, 8)),
+        ("digits_vgg", {}, (2, 1, 8, 8)),
+        ("digits_vgg", {"upsample": 8, "stages": ((8,), (8,), (8,))}, (2, 1, 8, 8)),
         ("small_cnn", {"in_channels": 1, "input_size": 16}, (2, 1, 16, 16)),
         ("cnn1d", {}, (2, 1, 64)),
         ("vgg16", {"width": 0.0625, "num_classes": 10}, (2, 3, 64, 64)),
@@ -193,6 +196,24 @@ def test_reference_model(name: str, kwargs: dict[str, object], shape: tuple[int,
     model = reference_model(name, **kwargs).eval()
     out = model(torch.rand(*shape))
     assert out.shape[0] == 2 and out.dim() == 2
+
+
+def test_digits_vgg_rejects_sizes_the_pools_cannot_halve() -> None:
+    with pytest.raises(ValueError, match="multiple of 2\\*\\*len\\(stages\\) = 16"):
+        reference_model("digits_vgg", upsample=12)
+    with pytest.raises(ValueError, match="non-empty"):
+        reference_model("digits_vgg", stages=((16,), ()))
+
+
+def test_digits_vgg_training_is_deterministic_and_leaves_the_global_rng() -> None:
+    from xaikit.models import pretrained
+
+    state = torch.get_rng_state()
+    first = pretrained._train(DigitsVGG, 3, 1, 1e-3, False, "")
+    assert torch.equal(torch.get_rng_state(), state)
+    second = pretrained._train(DigitsVGG, 3, 1, 1e-3, False, "")
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
 
 
 def test_reference_model_unknown() -> None:

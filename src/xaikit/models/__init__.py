@@ -4,6 +4,8 @@ Architectures
 -------------
 - :class:`MLP`: fully connected network.
 - :class:`DigitsCNN`: small CNN for the 1x8x8 scikit-learn digits.
+- :class:`DigitsVGG`: VGG-style CNN for the digits (upsampled to 16x16 inside,
+  seven convolutions, four max-pool stages).
 - :class:`SmallCNN`: generic small image CNN.
 - :class:`CNN1d`: 1-D CNN for time series ``(N, C, T)``.
 - :func:`vgg16`: VGG-16 (configuration D) for small inputs.
@@ -14,6 +16,7 @@ Pretrained
 ----------
 - :func:`digits_cnn`: :class:`DigitsCNN` trained locally on the digits and
   cached on disk; :func:`load_digits_split` gives the matching data split.
+- :func:`digits_vgg`: :class:`DigitsVGG` trained and cached the same way.
 
 Use :func:`reference_model` to build any architecture by name.
 """
@@ -25,9 +28,9 @@ from typing import Any
 
 from torch import nn
 
-from .cnn import CNN1d, DigitsCNN, SmallCNN
+from .cnn import CNN1d, DigitsCNN, DigitsVGG, SmallCNN
 from .mlp import MLP
-from .pretrained import default_cache_dir, digits_cnn, load_digits_split
+from .pretrained import default_cache_dir, digits_cnn, digits_vgg, load_digits_split
 from .resnet import Bottleneck, ResNet, resnet50, resnet_small
 from .vgg import VGG, vgg16
 
@@ -38,10 +41,12 @@ __all__ = [
     "Bottleneck",
     "CNN1d",
     "DigitsCNN",
+    "DigitsVGG",
     "ResNet",
     "SmallCNN",
     "default_cache_dir",
     "digits_cnn",
+    "digits_vgg",
     "load_digits_split",
     "reference_model",
     "resnet50",
@@ -53,6 +58,7 @@ __all__ = [
 REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": MLP,
     "digits_cnn": DigitsCNN,
+    "digits_vgg": DigitsVGG,
     "small_cnn": SmallCNN,
     "cnn1d": CNN1d,
     "vgg16": vgg16,
@@ -67,7 +73,7 @@ def reference_model(name: str, **kwargs: Any) -> nn.Module:
     Parameters
     ----------
     name : str
-        One of ``"mlp"``, ``"digits_cnn"``, ``"small_cnn"``, ``"cnn1d"``,
+        One of ``"mlp"``, ``"digits_cnn"``, ``"digits_vgg"``, ``"small_cnn"``, ``"cnn1d"``,
         ``"vgg16"``, ``"resnet50"``, ``"resnet_small"`` (case-insensitive,
         ``-`` is read as ``_``).
     **kwargs
@@ -78,7 +84,7 @@ def reference_model(name: str, **kwargs: Any) -> nn.Module:
     -------
     torch.nn.Module
         The untrained model. For trained digits weights use
-        :func:`digits_cnn`.
+        :func:`digits_cnn` or :func:`digits_vgg`.
 
     Raises
     ------

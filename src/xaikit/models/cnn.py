@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["CNN1d", "DigitsCNN", "SmallCNN"]
+__all__ = ["CNN1d", "DigitsCNN", "DigitsVGG", "SmallCNN"]
 
 
 class DigitsCNN(nn.Module):
@@ -61,6 +61,112 @@ class DigitsCNN(nn.Module):
             Logits of shape ``(N, num_classes)``.
         """
         out: torch.Tensor = self.classifier(self.features(x))
+        return out
+
+
+class DigitsVGG(nn.Module):
+    """VGG-style CNN for the 8x8 scikit-learn digits, pooled down to a single position.
+
+    The digits are first upsampled bilinearly to ``upsample x upsample`` pixels (16 by
+    default, a fixed layer without parameters), then go through VGG stages of
+    ``conv3x3 -> ReLU`` layers each followed by ``MaxPool2d(2)``; with the defaults
+
+    ``Upsample(16) -> [conv(16) -> ReLU] x 2 -> MaxPool -> [conv(32) -> ReLU] x 2 ->
+    MaxPool -> [conv(64) -> ReLU] x 2 -> MaxPool -> conv(64) -> ReLU -> MaxPool ->
+    Flatten -> Linear(64, 64) -> ReLU -> Dropout -> Linear(64, num_classes)``.
+
+    Four max-pool stages bring the 16x16 map to 1x1, so the dense layers cannot pick image
+    regions: where an explanation puts its mass is decided by the max-pool switches alone.
+    This is the setting in which DeconvNet and guided backpropagation become nearly
+    class-insensitive (Mahendran and Vedaldi, 2016; Nie et al., 2018). The model takes the
+    8x8 digits themselves, so explanations live on the original pixel grid.
+
+    Parameters
+    ----------
+    num_classes : int, default 10
+        Number of output logits.
+    stages : tuple of tuple of int, default ((16, 16), (32, 32), (64, 64), (64,))
+        Output channels of the convolutions of each stage; every stage ends with a
+        ``MaxPool2d(2)``.
+    upsample : int, default 16
+        Side of the upsampled input; it must be divisible by ``2 ** len(stages)``.
+        ``8`` leaves the digits as they are.
+    hidden : int, default 64
+        Width of the hidden dense layer.
+    dropout : float, default 0.25
+        Dropout probability before the last layer.
+
+    Attributes
+    ----------
+    resize : torch.nn.Module
+        ``Upsample`` to ``(upsample, upsample)`` (``Identity`` for 8).
+    features : torch.nn.Sequential
+        Convolution, ReLU and max-pool layers, mapping ``(N, 1, upsample, upsample)`` to
+        ``(N, C, upsample / 2**len(stages), ...)``.
+    classifier : torch.nn.Sequential
+        ``Flatten`` followed by the fully connected part.
+
+    Examples
+    --------
+    >>> model = DigitsVGG()
+    >>> model(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        stages: tuple[tuple[int, ...], ...] = ((16, 16), (32, 32), (64, 64), (64,)),
+        upsample: int = 16,
+        hidden: int = 64,
+        dropout: float = 0.25,
+    ) -> None:
+        super().__init__()
+        if not stages or any(not stage for stage in stages):
+            raise ValueError("stages must be a non-empty sequence of non-empty channel tuples")
+        side = int(upsample)
+        if side < 1 or side % (2 ** len(stages)):
+            raise ValueError(
+                f"upsample must be a positive multiple of 2**len(stages) = {2 ** len(stages)}, got {upsample}"
+            )
+        self.num_classes = int(num_classes)
+        self.input_size = side
+        self.resize: nn.Module = (
+            nn.Identity()
+            if side == 8
+            else nn.Upsample(size=(side, side), mode="bilinear", align_corners=False)
+        )
+        layers: list[nn.Module] = []
+        prev = 1
+        for stage in stages:
+            for ch in stage:
+                layers += [nn.Conv2d(prev, int(ch), kernel_size=3, padding=1), nn.ReLU()]
+                prev = int(ch)
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(prev * side * side, int(hidden)),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(int(hidden), self.num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Images of shape ``(N, 1, 8, 8)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits of shape ``(N, num_classes)``.
+        """
+        out: torch.Tensor = self.classifier(self.features(self.resize(x)))
         return out
 
 

@@ -1,8 +1,8 @@
 """Small pretrained reference models, trained locally and cached on disk.
 
-No weights are downloaded: :func:`digits_cnn` trains a :class:`DigitsCNN` on
-the scikit-learn digits (bundled with scikit-learn) in a few seconds on the
-CPU and caches the ``state_dict``.
+No weights are downloaded: :func:`digits_cnn` trains a :class:`DigitsCNN` and
+:func:`digits_vgg` a :class:`DigitsVGG` on the scikit-learn digits (bundled with
+scikit-learn) in a few seconds on the CPU, and cache the ``state_dict``.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import contextlib
 import os
 import pickle
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from .cnn import DigitsCNN
+from .cnn import DigitsCNN, DigitsVGG
 
-__all__ = ["WEIGHTS_VERSION", "default_cache_dir", "digits_cnn", "load_digits_split"]
+__all__ = ["WEIGHTS_VERSION", "default_cache_dir", "digits_cnn", "digits_vgg", "load_digits_split"]
 
 #: Version tag of the training recipe; part of the cache file name, bump it
 #: whenever the architecture or the recipe changes.
@@ -30,6 +31,14 @@ WEIGHTS_VERSION = "v1"
 _EPOCHS = 20
 _BATCH_SIZE = 32
 _LR = 3e-3
+
+# DigitsVGG: a smaller step than DigitsCNN. With 3e-3 the deeper network trains as well
+# (about 98 %) but its DeconvNet maps become markedly more class-dependent (mean SSIM
+# between the maps of two classes about 0.65 instead of 0.87 over training seeds).
+_VGG_EPOCHS = 30
+_VGG_LR = 1e-3
+
+_M = TypeVar("_M", bound=nn.Module)
 
 
 def default_cache_dir() -> Path:
@@ -87,25 +96,27 @@ def load_digits_split(
     )
 
 
-def _train_digits_cnn(seed: int, progress: bool) -> DigitsCNN:
-    """Train a DigitsCNN without touching the global random state."""
+def _train(
+    factory: Callable[[], _M], seed: int, epochs: int, lr: float, progress: bool, desc: str
+) -> _M:
+    """Train ``factory()`` on the digits without touching the global random state."""
     x_train, y_train, _, _ = load_digits_split(seed=seed)
     # fork_rng restores the global CPU generator afterwards; the model init
     # and dropout draw from it, shuffling uses a local generator.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        model = DigitsCNN()
-        opt = torch.optim.Adam(model.parameters(), lr=_LR)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=_EPOCHS)
+        model = factory()
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         n = x_train.shape[0]
         model.train()
-        epochs: Iterable[int] = range(_EPOCHS)
+        epoch_range: Iterable[int] = range(epochs)
         if progress:
             from tqdm.auto import tqdm
 
-            epochs = tqdm(epochs, desc="training digits_cnn")
-        for _ in epochs:
+            epoch_range = tqdm(epoch_range, desc=desc)
+        for _ in epoch_range:
             perm = torch.randperm(n, generator=gen)
             for start in range(0, n, _BATCH_SIZE):
                 idx = perm[start : start + _BATCH_SIZE]
@@ -115,6 +126,16 @@ def _train_digits_cnn(seed: int, progress: bool) -> DigitsCNN:
                 opt.step()
             sched.step()
     return model
+
+
+def _train_digits_cnn(seed: int, progress: bool) -> DigitsCNN:
+    """Train a DigitsCNN without touching the global random state."""
+    return _train(DigitsCNN, seed, _EPOCHS, _LR, progress, "training digits_cnn")
+
+
+def _train_digits_vgg(seed: int, progress: bool) -> DigitsVGG:
+    """Train a DigitsVGG without touching the global random state."""
+    return _train(DigitsVGG, seed, _VGG_EPOCHS, _VGG_LR, progress, "training digits_vgg")
 
 
 def _atomic_save(state: dict[str, Tensor], path: Path) -> None:
@@ -162,18 +183,81 @@ def digits_cnn(
     DigitsCNN
         The trained model, on the CPU and in eval mode.
     """
+    return _cached(
+        "digits_cnn",
+        DigitsCNN,
+        lambda: _train_digits_cnn(int(seed), progress),
+        cache_dir,
+        retrain,
+        seed,
+    )
+
+
+def digits_vgg(
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    retrain: bool = False,
+    seed: int = 0,
+    progress: bool = False,
+) -> DigitsVGG:
+    """Return a :class:`DigitsVGG` trained on the scikit-learn digits.
+
+    A deeper counterpart of :func:`digits_cnn`: seven convolutions and four max-pool
+    stages on the digits upsampled to 16x16 (see :class:`DigitsVGG`). The first call
+    trains it on the training part of :func:`load_digits_split` (Adam with learning rate
+    1e-3, 30 epochs, about 8 s on one CPU thread; about 98 % test accuracy) and saves its
+    ``state_dict`` atomically to ``<cache_dir>/digits_vgg-<version>-seed<seed>.pt``; later
+    calls load it. Training is deterministic given ``seed`` and leaves the global torch
+    and numpy random states unchanged.
+
+    Parameters
+    ----------
+    cache_dir : str or os.PathLike or None, default None
+        Where to store the weights; ``None`` uses :func:`default_cache_dir`.
+    retrain : bool, default False
+        Train again and overwrite the cached weights.
+    seed : int, default 0
+        Seed of the data split, the initialisation and the shuffling.
+    progress : bool, default False
+        Show a progress bar while training.
+
+    Returns
+    -------
+    DigitsVGG
+        The trained model, on the CPU and in eval mode. It takes the 8x8 digits of
+        :func:`load_digits_split` as they are.
+    """
+    return _cached(
+        "digits_vgg",
+        DigitsVGG,
+        lambda: _train_digits_vgg(int(seed), progress),
+        cache_dir,
+        retrain,
+        seed,
+    )
+
+
+def _cached(
+    name: str,
+    factory: Callable[[], _M],
+    train: Callable[[], _M],
+    cache_dir: str | os.PathLike[str] | None,
+    retrain: bool,
+    seed: int,
+) -> _M:
+    """Load ``<cache_dir>/<name>-<version>-seed<seed>.pt`` into ``factory()``, or train and save it."""
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    path = directory / f"digits_cnn-{WEIGHTS_VERSION}-seed{int(seed)}.pt"
-    model: DigitsCNN | None = None
+    path = directory / f"{name}-{WEIGHTS_VERSION}-seed{int(seed)}.pt"
+    model: _M | None = None
     if not retrain and path.is_file():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            model = DigitsCNN()
+            model = factory()
             model.load_state_dict(state)
         except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, KeyError):
             model = None  # unreadable or stale cache: train again
     if model is None:
-        model = _train_digits_cnn(int(seed), progress)
+        model = train()
         _atomic_save(model.state_dict(), path)
     model.eval()
     return model
