@@ -65,7 +65,8 @@ def matrices(layer: nn.Module, shape: tuple[int, ...]) -> tuple[Tensor, Tensor, 
 
 def stabilized(d: Tensor, eps: float, relative: bool) -> Tensor:
     scale = d.abs().mean() if relative else torch.tensor(1.0, dtype=d.dtype)
-    return d + eps * scale * torch.where(d >= 0, 1.0, -1.0)
+    sign = torch.where(d >= 0, torch.ones_like(d), -torch.ones_like(d))  # sign(0) = 1, in d's dtype
+    return d + eps * scale * sign
 
 
 def reference(
