@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
+from _models import gradient, gradient_x_input
 from torch import nn
 
 import xaikit
@@ -19,25 +19,6 @@ from xaikit.evaluate import (
     implementation_invariance,
     input_invariance,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def gradient(model: nn.Module, inputs: torch.Tensor, target: xaikit.ClassTarget) -> torch.Tensor:
-    x = inputs.detach().requires_grad_(True)
-    model(x).gather(1, torch.as_tensor(target.index)[:, None]).sum().backward()
-    assert x.grad is not None
-    return x.grad
-
-
-def gradient_x_input(model: nn.Module, inputs: torch.Tensor, target: xaikit.ClassTarget) -> torch.Tensor:
-    return gradient(model, inputs, target) * inputs
 
 
 def _mlp(bias: bool = True) -> nn.Module:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -22,15 +21,6 @@ from xaikit.evaluate import (
     sensitivity_n,
 )
 from xaikit.evaluate.features import group_sums
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Small models run fastest single-threaded (and the suite runs in parallel workers)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _linear(in_shape: tuple[int, ...], classes: int = 3, seed: int = 0) -> nn.Module:

@@ -15,19 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from _models import seeded_digits_cnn
 
 import xaikit
 from xaikit.evaluate import model_randomization, pixel_flipping
 
 quantus = pytest.importorskip("quantus")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @contextmanager
@@ -49,8 +42,7 @@ def _quantus_sandbox() -> Iterator[None]:
 
 
 def _setup(seed: int = 0) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
-    torch.manual_seed(seed)
-    model = xaikit.models.DigitsCNN().eval()
+    model = seeded_digits_cnn(seed)
     x = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(seed + 1))
     y = model(x).argmax(1)
     return model, x, y

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
+from _models import gradient, seeded_digits_cnn
 from torch import nn
 
 import xaikit
@@ -19,38 +18,18 @@ from xaikit.evaluate import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _model() -> nn.Module:
-    torch.manual_seed(0)
-    return xaikit.models.DigitsCNN().eval()
-
-
-def _gradient(model: nn.Module, inputs: torch.Tensor, target: xaikit.ClassTarget) -> torch.Tensor:
-    x = inputs.detach().requires_grad_(True)
-    model(x).gather(1, torch.as_tensor(target.index)[:, None]).sum().backward()
-    assert x.grad is not None
-    return x.grad
-
-
 def _changed(a: nn.Module, b: nn.Module) -> set[str]:
     sb = b.state_dict()
     return {k.rsplit(".", 1)[0] for k, v in a.state_dict().items() if not torch.equal(v, sb[k])}
 
 
 def test_layers_in_forward_order() -> None:
-    names = [name for name, _ in randomizable_layers(_model())]
+    names = [name for name, _ in randomizable_layers(seeded_digits_cnn())]
     assert names == ["features.0", "features.2", "classifier.1", "classifier.4"]
 
 
 def test_cascading_and_independent_orders_on_a_copy() -> None:
-    model = _model()
+    model = seeded_digits_cnn()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     seen = []
     for name, copy_ in randomized_models(model, order="top_down", seed=1):
@@ -98,21 +77,21 @@ def test_modules_without_reset_parameters_are_named_in_a_warning() -> None:
 
 
 def test_model_randomization_result_and_determinism() -> None:
-    model = _model()
+    model = seeded_digits_cnn()
     x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    result = model_randomization(model, x, _gradient, seeds=(0, 1), similarities=["ssim", "spearman", "hog"])
+    result = model_randomization(model, x, gradient, seeds=(0, 1), similarities=["ssim", "spearman", "hog"])
     assert result.layers == ["classifier.4", "classifier.1", "features.2", "features.0"]
     assert result.scores["ssim"].shape == (2, 4, 4)
     assert result.mean("spearman").shape == (4,) and result.std("spearman").shape == (4,)
     frame = result.to_frame()
     assert len(frame) == 3 * 2 * 4 * 4 and set(frame["layer"]) == set(result.layers)
     assert set(result.summary()["similarity"]) == {"ssim", "spearman", "hog"}
-    again = model_randomization(model, x, _gradient, seeds=(0, 1), similarities=["ssim", "spearman", "hog"])
+    again = model_randomization(model, x, gradient, seeds=(0, 1), similarities=["ssim", "spearman", "hog"])
     for name in result.scores:
         np.testing.assert_array_equal(result.scores[name], again.scores[name])
     # the gradient of a fully randomized network has nothing in common with the trained one
     assert abs(result.mean("spearman")[-1]) < 0.5
-    independent = model_randomization(model, x, _gradient, order="independent", layers=["classifier.4"])
+    independent = model_randomization(model, x, gradient, order="independent", layers=["classifier.4"])
     assert independent.layers == ["classifier.4"]
 
 
@@ -122,34 +101,34 @@ def test_model_randomization_on_tabular_and_time_series() -> None:
     r = model_randomization(mlp, torch.randn(5, 6), "lrp")
     assert set(r.scores) == {"ssim_abs", "ssim", "spearman", "spearman_abs"}
     cnn = xaikit.models.CNN1d(2, 3, length=20).eval()
-    r = model_randomization(cnn, torch.randn(3, 2, 20), _gradient, similarities=["ssim"])
+    r = model_randomization(cnn, torch.randn(3, 2, 20), gradient, similarities=["ssim"])
     assert r.scores["ssim"].shape == (1, len(randomizable_layers(cnn)), 3)
 
 
 def test_class_sensitivity() -> None:
-    model = _model()
+    model = seeded_digits_cnn()
     x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    result = class_sensitivity(model, x, _gradient, seed=3)
+    result = class_sensitivity(model, x, gradient, seed=3)
     assert (result.other != result.target).all()
     assert set(result.scores) == {"ssim_abs", "ssim", "spearman", "spearman_abs", "hog"}
-    second = class_sensitivity(model, x, _gradient, other="second", similarities=["spearman"])
+    second = class_sensitivity(model, x, gradient, other="second", similarities=["spearman"])
     logits = model(x).detach()
     assert (second.other == logits.topk(2, dim=1).indices[:, 1].numpy()).all()
     same = class_sensitivity(model, x, lambda m, i, t: i, similarities=["spearman"])  # class-blind map
     np.testing.assert_allclose(same.scores["spearman"], 1.0)
     with pytest.raises(ValueError, match="equals the explained class"):
-        class_sensitivity(model, x, _gradient, target=2, other=2)
+        class_sensitivity(model, x, gradient, target=2, other=2)
     assert len(result.to_frame()) == 5 * 5
 
 
 def test_errors() -> None:
-    model = _model()
+    model = seeded_digits_cnn()
     x = torch.rand(2, 1, 8, 8)
     with pytest.raises(ValueError, match="order must be one of"):
-        model_randomization(model, x, _gradient, order="sideways")
+        model_randomization(model, x, gradient, order="sideways")
     with pytest.raises(ValueError, match="not randomizable layers"):
-        model_randomization(model, x, _gradient, layers=["features.1"])
+        model_randomization(model, x, gradient, layers=["features.1"])
     with pytest.raises(TypeError, match=r"needs a torch\.nn\.Module"):
-        model_randomization(lambda t: t.flatten(1), x, _gradient)  # type: ignore[arg-type]
+        model_randomization(lambda t: t.flatten(1), x, gradient)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="HOG similarity needs 2-D image"):
         model_randomization(xaikit.models.MLP(4, (4,), 2).eval(), torch.randn(2, 4), "lrp", similarities=["hog"])

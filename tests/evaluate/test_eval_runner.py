@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch import nn
+from _models import gradient_x_input
 
 import xaikit
 from xaikit.evaluate import (
@@ -21,22 +19,6 @@ from xaikit.evaluate import (
     method_specs,
     pixel_flipping,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def gradient(model: nn.Module, inputs: torch.Tensor, target: xaikit.ClassTarget) -> torch.Tensor:
-    x = inputs.detach().requires_grad_(True)
-    model(x).gather(1, torch.as_tensor(target.index)[:, None]).sum().backward()
-    assert x.grad is not None
-    return x.grad * x
-
 
 CASES = {
     "tabular": (lambda: xaikit.models.MLP(6, (16,), 3), (6,)),
@@ -63,7 +45,7 @@ def test_every_metric_on_every_input_kind(kind: str) -> None:
         "runtime": {"repeats": 1},
     }
     result = evaluate(
-        model, x, None, {"lrp-eps": ("lrp", {"composite": "epsilon"}), "gxi": gradient},
+        model, x, None, {"lrp-eps": ("lrp", {"composite": "epsilon"}), "gxi": gradient_x_input},
         metrics, masks=masks, options=options, show_progress=False,
     )
     assert isinstance(result, EvaluationResult)
@@ -88,9 +70,9 @@ def test_table_agrees_with_the_metric_functions_and_is_deterministic() -> None:
     model = xaikit.models.SmallCNN(1, 3, input_size=8).eval()
     x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(2))
     y = torch.tensor([0, 1, 2, 0, 1])
-    run = {"methods": {"gxi": gradient}, "metrics": ["pixel_flipping", "complexity"], "seed": 3}
+    run = {"methods": {"gxi": gradient_x_input}, "metrics": ["pixel_flipping", "complexity"], "seed": 3}
     result = evaluate(model, x, y, **run)
-    attribution = gradient(model, x, xaikit.ClassTarget(y))
+    attribution = gradient_x_input(model, x, xaikit.ClassTarget(y))
     morf = pixel_flipping(model, x, attribution, y)
     rows = result.table.query("score == 'aopc_morf'").sort_values("sample")
     np.testing.assert_allclose(rows["value"], morf.aopc, rtol=1e-6)
@@ -102,8 +84,8 @@ def test_table_agrees_with_the_metric_functions_and_is_deterministic() -> None:
 
 
 def test_method_specs_forms() -> None:
-    specs = method_specs(["lrp", gradient])
-    assert [s.label for s in specs] == ["lrp", "gradient"]
+    specs = method_specs(["lrp", gradient_x_input])
+    assert [s.label for s in specs] == ["lrp", "gradient_x_input"]
     specs = method_specs({"a": ("lrp", {"composite": "zplus"}), "b": "lrp"})
     assert specs[0].options == {"composite": "zplus"} and specs[1].method == "lrp"
     assert method_specs("lrp")[0].label == "lrp"

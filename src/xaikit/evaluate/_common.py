@@ -56,12 +56,18 @@ def prepare_inputs(model: Model, x: Any) -> Tensor:
     return inputs.to(device)
 
 
+def _unwrap_attribution(value: Any) -> Any:
+    """An Explanation's attribution, or an array as a tensor; anything else as it is."""
+    if isinstance(value, Explanation):
+        value = value.attribution
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    return value
+
+
 def _as_tensor(attribution: AttributionLike, name: str) -> Tensor:
     """An Explanation's attribution, or an array or tensor, as a tensor (TypeError otherwise)."""
-    if isinstance(attribution, Explanation):
-        attribution = attribution.attribution
-    if isinstance(attribution, np.ndarray):
-        attribution = torch.from_numpy(attribution)
+    attribution = _unwrap_attribution(attribution)
     if not isinstance(attribution, Tensor):
         raise TypeError(
             f"{name} must be a tensor, an array or an Explanation, got {type(attribution).__name__}"
@@ -210,11 +216,7 @@ def _explainer_fn(explainer: Explainer) -> ExplainFn:
 
 def _callable_fn(fn: Callable[..., Any]) -> ExplainFn:
     def explain(model: Model, inputs: Tensor, target: Target) -> Tensor:
-        result = fn(model, inputs, target)
-        if isinstance(result, Explanation):
-            result = result.attribution
-        if isinstance(result, np.ndarray):
-            result = torch.from_numpy(result)
+        result = _unwrap_attribution(fn(model, inputs, target))
         if not isinstance(result, Tensor):
             raise TypeError(
                 f"the explanation callable returned {type(result).__name__}; it must return a "

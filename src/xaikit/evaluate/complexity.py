@@ -37,6 +37,12 @@ def heatmap_image(map_: np.ndarray, *, cmap: str | None = None) -> np.ndarray:
     return np.round(rgb * 255).astype(np.uint8)
 
 
+def _flat_magnitudes(attribution: AttributionLike, reduce_channels: bool | None) -> torch.Tensor:
+    """``|map|`` of each sample flattened to ``(N, P)``, float64 on the CPU."""
+    t = attribution_tensor(attribution)
+    return to_map(t, reduce_channels).reshape(len(t), -1).abs()
+
+
 def jpeg_size(
     attribution: AttributionLike,
     *,
@@ -109,8 +115,7 @@ def gini(attribution: AttributionLike, *, reduce_channels: bool | None = None) -
     numpy.ndarray
         Gini index per sample, ``(N,)``; invariant to the scale and sign of the map.
     """
-    t = attribution_tensor(attribution)
-    a = to_map(t, reduce_channels).reshape(len(t), -1).abs()
+    a = _flat_magnitudes(attribution, reduce_channels)
     values = torch.sort(a, dim=1).values
     n = values.shape[1]
     weights = 2 * torch.arange(1, n + 1, dtype=torch.float64) - n - 1
@@ -141,8 +146,7 @@ def entropy(
     numpy.ndarray
         Entropy per sample, ``(N,)``.
     """
-    t = attribution_tensor(attribution)
-    a = to_map(t, reduce_channels).reshape(len(t), -1).abs()
+    a = _flat_magnitudes(attribution, reduce_channels)
     d = a.shape[1]
     total = a.sum(1, keepdim=True)
     p = torch.where(total > 0, a / torch.where(total > 0, total, torch.ones_like(total)), torch.full_like(a, 1.0 / d))

@@ -309,37 +309,42 @@ def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _subset_drops(
     model: Model,
+    xs: Tensor,
     attribution: AttributionLike,
     target: TargetLike,
+    labels: Tensor,
+    n_groups: int,
     *,
     sizes: Sequence[int],
     n_subsets: int,
-    labels: Tensor,
-    n_groups: int,
-    xs: Tensor,
     removal: Any,
     batch_size: int | None,
-    generator: torch.Generator,
+    seed: int | torch.Generator | None,
     show_progress: bool | None,
     desc: str,
 ) -> list[SubsetResult]:
-    rt = resolve_target(model, xs, target_of(attribution, target), batch_size)
-    relevance = group_sums(as_attribution(attribution, xs), labels, n_groups)
-    base = explained_value(model, xs, rt, batch_size)
-    perturber = Perturber(model, xs, rt, labels, as_removal(removal), generator, batch_size)
-    n = len(xs)
+    """Relevance sums and output drops of ``n_subsets`` random subsets of each size.
+
+    ``xs`` are the prepared inputs, ``labels`` and ``n_groups`` the features from
+    :func:`~xaikit.evaluate.features.as_groups`; the model's state is restored after.
+    """
+    generator = as_generator(seed)
     results = []
-    for size in sizes:
-        selected = _random_subsets(n_subsets, n, n_groups, size, generator).to(xs.device)
+    with preserved_model_state(model):
+        rt = resolve_target(model, xs, target_of(attribution, target), batch_size)
+        relevance = group_sums(as_attribution(attribution, xs), labels, n_groups)
+        base = explained_value(model, xs, rt, batch_size)
+        perturber = Perturber(model, xs, rt, labels, as_removal(removal), generator, batch_size)
+        for size in sizes:
+            selected = _random_subsets(n_subsets, len(xs), n_groups, size, generator).to(xs.device)
 
-        def masks(points: Tensor, selected: Tensor = selected) -> Tensor:
-            return selected[points]
+            def masks(points: Tensor, selected: Tensor = selected) -> Tensor:
+                return selected[points]
 
-        values = perturber.values(n_subsets, masks, desc=f"{desc} (n={size})", show_progress=show_progress)
-        sums = (selected.to(relevance.dtype) * relevance.unsqueeze(0)).sum(-1)
-        results.append(
-            SubsetResult(relevance_sums=to_numpy(sums.T), output_drops=to_numpy((base.unsqueeze(0) - values).T))
-        )
+            values = perturber.values(n_subsets, masks, desc=f"{desc} (n={size})", show_progress=show_progress)
+            sums = (selected.to(relevance.dtype) * relevance.unsqueeze(0)).sum(-1)
+            drops = base.unsqueeze(0) - values
+            results.append(SubsetResult(relevance_sums=to_numpy(sums.T), output_drops=to_numpy(drops.T)))
     return results
 
 
@@ -404,13 +409,11 @@ def faithfulness_correlation(
     if n_subsets < 2:
         raise ValueError("n_subsets must be at least 2 to compute a correlation")
     labels, n_groups = as_groups(groups, xs, patch=patch, channels=channels)
-    size = _subset_size(subset_size, n_groups)
-    with preserved_model_state(model):
-        (result,) = _subset_drops(
-            model, attribution, target, sizes=[size], n_subsets=n_subsets, labels=labels,
-            n_groups=n_groups, xs=xs, removal=removal, batch_size=batch_size,
-            generator=as_generator(seed), show_progress=show_progress, desc="faithfulness correlation",
-        )
+    (result,) = _subset_drops(
+        model, xs, attribution, target, labels, n_groups, sizes=[_subset_size(subset_size, n_groups)],
+        n_subsets=n_subsets, removal=removal, batch_size=batch_size, seed=seed,
+        show_progress=show_progress, desc="faithfulness correlation",
+    )
     return result
 
 
@@ -493,10 +496,9 @@ def sensitivity_n(
         sizes = [int(n)] if isinstance(n, int | np.integer) else [int(v) for v in n]
     for size in sizes:
         _subset_size(size, n_groups)
-    with preserved_model_state(model):
-        results = _subset_drops(
-            model, attribution, target, sizes=sizes, n_subsets=n_subsets, labels=labels,
-            n_groups=n_groups, xs=xs, removal=removal, batch_size=batch_size,
-            generator=as_generator(seed), show_progress=show_progress, desc="sensitivity-n",
-        )
+    results = _subset_drops(
+        model, xs, attribution, target, labels, n_groups, sizes=sizes, n_subsets=n_subsets,
+        removal=removal, batch_size=batch_size, seed=seed, show_progress=show_progress,
+        desc="sensitivity-n",
+    )
     return SensitivityNResult(n=np.asarray(sizes), subsets=results)

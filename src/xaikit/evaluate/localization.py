@@ -16,13 +16,38 @@ channels is). Tabular and time-series masks have the attribution's shape.
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from xaikit.evaluate._common import AttributionLike, attribution_tensor, to_map
+
+_MASK_SCORE_SECTIONS = """\
+Parameters
+----------
+attribution : tensor, array or Explanation
+    Attributions ``(N, ...)``; image channels are summed.
+mask : tensor or array
+    Boolean ground truth (see the module docstring for the accepted shapes); every
+    sample needs a non-empty region.
+
+Returns
+-------
+numpy.ndarray
+    One score per sample, ``(N,)``.
+"""
+
+_ScoreFn = TypeVar("_ScoreFn", bound=Callable[..., np.ndarray])
+
+
+def _mask_score_docs(score: _ScoreFn) -> _ScoreFn:
+    """Append the parameters and returns shared by the per-sample scores ``score(attribution, mask)``."""
+    score.__doc__ = f"{inspect.cleandoc(score.__doc__ or '')}\n\n{_MASK_SCORE_SECTIONS}"
+    return score
 
 
 def _map_and_mask(attribution: AttributionLike, mask: Any) -> tuple[Tensor, Tensor]:
@@ -55,43 +80,17 @@ def _map_and_mask(attribution: AttributionLike, mask: Any) -> tuple[Tensor, Tens
     return maps, masks
 
 
+@_mask_score_docs
 def pointing_game(attribution: AttributionLike, mask: Any) -> np.ndarray:
-    """1 where the position of maximal relevance lies inside the mask, else 0 (ties: any inside).
-
-    Parameters
-    ----------
-    attribution : tensor, array or Explanation
-        Attributions ``(N, ...)``; image channels are summed.
-    mask : tensor or array
-        Boolean ground truth (see the module docstring for the accepted shapes); every
-        sample needs a non-empty region.
-
-    Returns
-    -------
-    numpy.ndarray
-        One score per sample, ``(N,)``.
-    """
+    """1 where the position of maximal relevance lies inside the mask, else 0 (ties: any inside)."""
     maps, masks = _map_and_mask(attribution, mask)
     hits = (maps == maps.max(1, keepdim=True).values) & masks
     return hits.any(1).to(torch.float64).numpy()
 
 
+@_mask_score_docs
 def relevance_mass_accuracy(attribution: AttributionLike, mask: Any) -> np.ndarray:
-    """Positive relevance inside the mask over all positive relevance (0 if there is none).
-
-    Parameters
-    ----------
-    attribution : tensor, array or Explanation
-        Attributions ``(N, ...)``; image channels are summed.
-    mask : tensor or array
-        Boolean ground truth (see the module docstring for the accepted shapes); every
-        sample needs a non-empty region.
-
-    Returns
-    -------
-    numpy.ndarray
-        One score per sample, ``(N,)``.
-    """
+    """Positive relevance inside the mask over all positive relevance (0 if there is none)."""
     maps, masks = _map_and_mask(attribution, mask)
     positive = maps.clamp(min=0)
     total = positive.sum(1)
@@ -99,23 +98,11 @@ def relevance_mass_accuracy(attribution: AttributionLike, mask: Any) -> np.ndarr
     return torch.where(total > 0, inside / torch.where(total > 0, total, torch.ones_like(total)), torch.zeros_like(total)).numpy()
 
 
+@_mask_score_docs
 def relevance_rank_accuracy(attribution: AttributionLike, mask: Any) -> np.ndarray:
     """Fraction of the ``K`` most relevant positions that lie inside the mask (``K`` = mask size).
 
     Ties at the cut-off are broken by position (stable sort).
-
-    Parameters
-    ----------
-    attribution : tensor, array or Explanation
-        Attributions ``(N, ...)``; image channels are summed.
-    mask : tensor or array
-        Boolean ground truth (see the module docstring for the accepted shapes); every
-        sample needs a non-empty region.
-
-    Returns
-    -------
-    numpy.ndarray
-        One score per sample, ``(N,)``.
     """
     maps, masks = _map_and_mask(attribution, mask)
     order = torch.argsort(-maps, dim=1, stable=True)
@@ -125,24 +112,12 @@ def relevance_rank_accuracy(attribution: AttributionLike, mask: Any) -> np.ndarr
     return ((ranked_inside & within_k).sum(1) / sizes).to(torch.float64).numpy()
 
 
+@_mask_score_docs
 def outside_inside_ratio(attribution: AttributionLike, mask: Any) -> np.ndarray:
     """Mean positive relevance per position outside the mask over the mean inside.
 
     0 when nothing relevant lies outside, 1 when relevance ignores the mask, ``inf`` when
     all positive relevance lies outside. Needs masks that leave some positions outside.
-
-    Parameters
-    ----------
-    attribution : tensor, array or Explanation
-        Attributions ``(N, ...)``; image channels are summed.
-    mask : tensor or array
-        Boolean ground truth (see the module docstring for the accepted shapes); every
-        sample needs a non-empty region.
-
-    Returns
-    -------
-    numpy.ndarray
-        One score per sample, ``(N,)``.
     """
     maps, masks = _map_and_mask(attribution, mask)
     full = masks.all(1).nonzero().flatten().tolist()

@@ -12,6 +12,7 @@ from xaikit.core.base import Model
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.progress import progress
+from xaikit.utils.random import as_generator
 
 BaselineLike = float | int | Tensor | None
 
@@ -210,6 +211,36 @@ def normal(shape: tuple[int, ...], generator: torch.Generator, like: Tensor) -> 
 def per_sample(values: Tensor, like: Tensor) -> Tensor:
     """``values`` of shape ``(N,)`` viewed to broadcast over samples shaped like ``like``."""
     return values.view(-1, *([1] * (like.ndim - 1)))
+
+
+class RelativeNoise:
+    """Gaussian noise scaled per sample: ``stdev`` times the sample's input range ``max(x) - min(x)``.
+
+    Parameters
+    ----------
+    inputs : torch.Tensor
+        The batch ``(N, ...)`` the noise is added to.
+    stdev : float
+        Standard deviation relative to each sample's input range.
+    seed : int, torch.Generator or None
+        Seed of the draws (``None``: fresh entropy); drawn on the CPU, so results do not
+        depend on the device.
+
+    Attributes
+    ----------
+    sigma : torch.Tensor
+        ``(N,)`` the absolute standard deviation of each sample's noise.
+    """
+
+    def __init__(self, inputs: Tensor, stdev: float, seed: int | torch.Generator | None) -> None:
+        self.inputs = inputs
+        self.sigma = stdev * input_range(inputs)
+        self.generator = as_generator(seed)
+
+    def draw(self, copies: int | None = None) -> Tensor:
+        """Noise shaped like the inputs, or ``copies`` of it ``(copies, N, ...)`` drawn at once."""
+        shape = tuple(self.inputs.shape) if copies is None else (copies, *self.inputs.shape)
+        return normal(shape, self.generator, self.inputs) * per_sample(self.sigma, self.inputs)
 
 
 class FixedTarget(Target):

@@ -12,16 +12,13 @@ from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.registry import get_method, make_method, register_method
 from xaikit.core.targets import ClassTarget, LogOdds, OutputSelection, ResolvedTarget, Target
 from xaikit.gradients._common import (
+    RelativeNoise,
     check_batch_size,
     check_positive_int,
     check_stdev,
     forward,
-    input_range,
-    normal,
-    per_sample,
 )
 from xaikit.utils.progress import progress
-from xaikit.utils.random import as_generator
 
 VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
@@ -116,8 +113,7 @@ class NoiseTunnel(Explainer):
         x = inputs.detach()
         n = len(x)
         resolved = target.resolve(forward(model, x))
-        sigma = self.stdev * input_range(x)
-        generator = as_generator(self.seed)
+        noise_source = RelativeNoise(x, self.stdev, self.seed)
         per_call = self.samples if self.batch_size is None else max(1, self.batch_size // n)
         chunks = [(s, min(s + per_call, self.samples)) for s in range(0, self.samples, per_call)]
         wide = accumulator_dtype(x)
@@ -126,8 +122,7 @@ class NoiseTunnel(Explainer):
         outputs = torch.zeros(n, dtype=wide, device=x.device)
         for start, stop in progress(chunks, desc="noise tunnel", enabled=self.progress):
             copies = stop - start
-            noise = torch.stack([normal(tuple(x.shape), generator, x) for _ in range(copies)])
-            noise = noise * per_sample(sigma, x).unsqueeze(0)
+            noise = torch.stack([noise_source.draw() for _ in range(copies)])
             noisy = (x.unsqueeze(0) + noise).reshape(copies * n, *x.shape[1:])
             explanation = self._inner(model, noisy, repeated_target(resolved, copies))
             attr = explanation.attribution.detach().to(wide).view(copies, n, *x.shape[1:])
@@ -148,7 +143,7 @@ class NoiseTunnel(Explainer):
             extras={
                 "variant": self.variant,
                 "samples": self.samples,
-                "noise_stdev": sigma,
+                "noise_stdev": noise_source.sigma,
                 "inner_method": self._inner.name,
             },
         )

@@ -10,18 +10,15 @@ from xaikit.core.registry import register_method
 from xaikit.core.targets import Target
 from xaikit.gradients._common import (
     BaselineLike,
+    RelativeNoise,
     accumulate_gradients,
     as_baseline,
     check_batch_size,
     check_positive_int,
     check_stdev,
     forward,
-    input_range,
-    normal,
-    per_sample,
     subset,
 )
-from xaikit.utils.random import as_generator
 
 
 @register_method("smooth_integrated_gradients", aliases=("smooth_ig", "smoothed_integrated_gradients"))
@@ -80,8 +77,8 @@ class SmoothIntegratedGradients(Explainer):
         x = inputs.detach()
         n, s, t = len(x), self.samples, self.steps
         base = as_baseline(self.baseline, x)
-        sigma = self.stdev * input_range(x)
-        noise = normal((s, *x.shape), as_generator(self.seed), x) * per_sample(sigma, x).unsqueeze(0)
+        noise_source = RelativeNoise(x, self.stdev, self.seed)
+        noise = noise_source.draw(copies=s)
         starts = (base.unsqueeze(0) + noise).reshape(s * n, *x.shape[1:])
         owners = torch.arange(n, device=x.device).repeat(s)
         directions = x[owners] - starts
@@ -114,5 +111,10 @@ class SmoothIntegratedGradients(Explainer):
             attribution=attribution,
             output=output,
             target=resolved,
-            extras={"completeness_gap": gap, "f_input": f_x, "f_starts": f_starts.mean(0), "noise_stdev": sigma},
+            extras={
+                "completeness_gap": gap,
+                "f_input": f_x,
+                "f_starts": f_starts.mean(0),
+                "noise_stdev": noise_source.sigma,
+            },
         )

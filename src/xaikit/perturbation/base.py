@@ -86,11 +86,11 @@ def setup_game(
 class CoalitionExplainer(Explainer, Generic[PlanT]):
     """Base of the explainers that play a cooperative game over feature groups.
 
-    Subclasses set the options ``groups``, ``baseline``, ``group_attribution``,
-    ``batch_size``, ``progress`` (and ``seed`` if they sample) and implement
-    :meth:`plan` and :meth:`solve`. Samples with the same number of groups share one
-    plan when it is deterministic (an integer seed, or no randomness), so that the
-    solve runs once for all of them.
+    Subclasses store the options ``groups``, ``baseline``, ``group_attribution``,
+    ``batch_size`` and ``progress`` with :meth:`_set_game_options` (and ``seed`` if they
+    sample) and implement :meth:`plan` and :meth:`solve`. Samples with the same number
+    of groups share one plan when it is deterministic (an integer seed, or no
+    randomness), so that the solve runs once for all of them.
     """
 
     groups: GroupsLike
@@ -103,6 +103,22 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
     deduplicate: bool = False
     #: Whether :meth:`plan` draws random numbers.
     random_plan: bool = True
+
+    def _set_game_options(
+        self,
+        groups: GroupsLike,
+        baseline: BaselineLike,
+        group_attribution: str,
+        batch_size: int | None,
+        progress: bool | None,
+    ) -> None:
+        """Store the options every coalition explainer takes, then check them."""
+        self.groups = groups
+        self.baseline = baseline
+        self.group_attribution = group_attribution
+        self.batch_size = batch_size
+        self.progress = progress
+        self._check_common()
 
     def _check_common(self) -> None:
         check_batch_size(self.batch_size)

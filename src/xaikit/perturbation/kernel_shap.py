@@ -37,6 +37,7 @@ import numpy as np
 from xaikit.core.registry import register_method
 from xaikit.perturbation.base import CoalitionExplainer, check_positive
 from xaikit.perturbation.baseline import BaselineLike
+from xaikit.perturbation.fit import weighted_r2
 from xaikit.perturbation.groups import GroupsLike
 
 __all__ = ["KernelShap", "kernel_weights", "sample_coalitions", "solve_constrained"]
@@ -295,12 +296,7 @@ class KernelShap(CoalitionExplainer[CoalitionSample]):
             raise ValueError(f"l1 must be a positive number or None (no penalty), got {l1!r}")
         self.l1 = l1
         self.seed = seed
-        self.groups = groups
-        self.baseline = baseline
-        self.group_attribution = group_attribution
-        self.batch_size = batch_size
-        self.progress = progress
-        self._check_common()
+        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
 
     def _budget(self, count: int) -> int:
         budget = 2 * count + 2048 if self.samples is None else self.samples
@@ -330,9 +326,5 @@ class KernelShap(CoalitionExplainer[CoalitionSample]):
             for row in range(s):
                 keep = _lasso_support(coalitions, targets[row], state.weights, total[row], float(self.l1))
                 phi[row, keep] = solve_constrained(coalitions[:, keep], targets[row], state.weights, total[row])
-        w = state.weights / state.weights.sum()
-        residual = targets - phi @ coalitions.T.astype(np.float64)
-        spread = ((targets - (targets @ w)[:, None]) ** 2) @ w
-        fit = (residual**2) @ w
-        r2 = np.where(spread > 0, 1.0 - fit / np.where(spread > 0, spread, 1.0), 1.0)
+        r2 = weighted_r2(targets, phi @ coalitions.T.astype(np.float64), state.weights)
         return phi, {"enumerated": enumerated, "r2": r2}

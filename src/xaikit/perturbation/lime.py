@@ -14,6 +14,7 @@ import numpy as np
 from xaikit.core.registry import register_method
 from xaikit.perturbation.base import CoalitionExplainer, check_positive
 from xaikit.perturbation.baseline import BaselineLike
+from xaikit.perturbation.fit import weighted_r2
 from xaikit.perturbation.groups import GroupsLike
 
 __all__ = ["Lime", "proximity", "weighted_ridge"]
@@ -137,12 +138,7 @@ class Lime(CoalitionExplainer[np.ndarray]):
         self.distance = distance
         self.alpha = alpha
         self.seed = seed
-        self.groups = groups
-        self.baseline = baseline
-        self.group_attribution = group_attribution
-        self.batch_size = batch_size
-        self.progress = progress
-        self._check_common()
+        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
 
     def plan(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         coalitions = rng.random((self.samples, count)) < 0.5
@@ -155,8 +151,4 @@ class Lime(CoalitionExplainer[np.ndarray]):
         weights = state
         coef, intercept = weighted_ridge(coalitions, values.T, weights, self.alpha)
         fitted = intercept[:, None] + coef.T @ coalitions.T.astype(np.float64)
-        w = weights / weights.sum()
-        spread = ((values - (values @ w)[:, None]) ** 2) @ w
-        fit = ((values - fitted) ** 2) @ w
-        score = np.where(spread > 0, 1.0 - fit / np.where(spread > 0, spread, 1.0), 1.0)
-        return coef.T, {"intercept": intercept, "score": score}
+        return coef.T, {"intercept": intercept, "score": weighted_r2(values, fitted, weights)}

@@ -110,12 +110,7 @@ class ShapleyValues(CoalitionExplainer[None]):
         batch_size: int | None = None,
         progress: bool | None = None,
     ) -> None:
-        self.groups = groups
-        self.baseline = baseline
-        self.group_attribution = group_attribution
-        self.batch_size = batch_size
-        self.progress = progress
-        self._check_common()
+        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
 
     random_plan = False
 
@@ -186,12 +181,7 @@ class ShapleySampling(CoalitionExplainer[np.ndarray]):
         self.samples = check_positive(samples, "samples")
         self.antithetic = antithetic
         self.seed = seed
-        self.groups = groups
-        self.baseline = baseline
-        self.group_attribution = group_attribution
-        self.batch_size = batch_size
-        self.progress = progress
-        self._check_common()
+        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
 
     def plan(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self.antithetic:

@@ -48,6 +48,16 @@ def _draw_mean_band(
         axes.fill_between(x, mean - spread, mean + spread, color=line.get_color(), alpha=0.18, linewidth=0)
 
 
+def _label_axes(axes: Axes, title: str | None, xlabel: str, ylabel: str) -> Axes:
+    """Axis labels, a legend outside on the right, and the title (if any)."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    if title:
+        axes.set_title(title)
+    return axes
+
+
 def pixel_flipping_curves(
     curves: Mapping[str, Any],
     fractions: Any = None,
@@ -93,12 +103,7 @@ def pixel_flipping_curves(
             shown = f"{label} (area {area:.3g})"
         reference = label.lower() in REFERENCE_NAMES
         _draw_mean_band(axes, x, draws, shown, error="sem", reference=reference)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    if title:
-        axes.set_title(title)
-    return axes
+    return _label_axes(axes, title, xlabel, ylabel)
 
 
 def randomization_curves(
@@ -142,9 +147,4 @@ def randomization_curves(
         axes.scatter(x, draws.mean(0), s=12)
     axes.set_xticks(x, names, rotation=30 if steps > 3 else 0, ha="right" if steps > 3 else "center")
     axes.axhline(0.0, color="0.7", linewidth=0.8)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    if title:
-        axes.set_title(title)
-    return axes
+    return _label_axes(axes, title, xlabel, ylabel)

@@ -14,6 +14,33 @@ from xaikit.plot.colors import relevance_cmap
 from xaikit.plot.normalize import normalize_relevance, relevance_scale
 
 
+def _relevance_colours(
+    values: np.ndarray,
+    *,
+    cmap: str | Colormap | None,
+    clip_percentile: float | None,
+    gamma: float,
+    positive_only: bool,
+    scale: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalized relevance (``[-1, 1]``, or ``[0, 1]`` with ``positive_only``) and its RGBA colours."""
+    normed = normalize_relevance(
+        values, clip_percentile=clip_percentile, gamma=gamma, positive_only=positive_only, scale=scale
+    )
+    colormap = relevance_cmap(cmap, positive_only=positive_only)
+    position = normed if positive_only else (normed + 1.0) / 2.0
+    return normed, np.asarray(colormap(position), dtype=np.float64)
+
+
+def _as_picture(axes: Axes, title: str | None) -> Axes:
+    """Remove the ticks (an image, not a chart) and set the title, if any."""
+    axes.set_xticks([])
+    axes.set_yticks([])
+    if title:
+        axes.set_title(title)
+    return axes
+
+
 def heatmap_rgb(
     attribution: Any,
     *,
@@ -55,13 +82,11 @@ def heatmap_rgb(
     >>> rgb[0, 0].round(2).tolist(), rgb[0, 1].round(2).tolist(), rgb[0, 2].round(2).tolist()
     ([1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0])
     """
-    values = image_attribution(attribution, reduce=reduce)
-    normed = normalize_relevance(
-        values, clip_percentile=clip_percentile, gamma=gamma, positive_only=positive_only, scale=scale
+    _, rgba = _relevance_colours(
+        image_attribution(attribution, reduce=reduce),
+        cmap=cmap, clip_percentile=clip_percentile, gamma=gamma, positive_only=positive_only, scale=scale,
     )
-    colormap = relevance_cmap(cmap, positive_only=positive_only)
-    position = normed if positive_only else (normed + 1.0) / 2.0
-    return np.asarray(colormap(position)[..., :3], dtype=np.float64)
+    return rgba[..., :3]
 
 
 def heatmap(
@@ -110,10 +135,7 @@ def heatmap(
         vmax=1.0,
         interpolation="nearest",
     )
-    axes.set_xticks([])
-    axes.set_yticks([])
-    if title:
-        axes.set_title(title)
+    _as_picture(axes, title)
     if colorbar:
         bar = axes.figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
         gamma_note = f", gamma {gamma:g}" if gamma != 1.0 else ""
@@ -174,20 +196,14 @@ def overlay(
         raise ValueError(
             f"image of size {picture.shape} and attribution of size {values.shape} differ"
         )
-    normed = normalize_relevance(
-        values, clip_percentile=clip_percentile, gamma=gamma, positive_only=positive_only, scale=scale
+    normed, rgba = _relevance_colours(
+        values, cmap=cmap, clip_percentile=clip_percentile, gamma=gamma, positive_only=positive_only, scale=scale
     )
-    colormap = relevance_cmap(cmap, positive_only=positive_only)
-    rgba = np.array(colormap(normed if positive_only else (normed + 1.0) / 2.0))
     rgba[..., 3] = alpha * np.sqrt(np.abs(normed))
     axes = ax if ax is not None else new_axes()
     axes.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     axes.imshow(rgba, interpolation="nearest")
-    axes.set_xticks([])
-    axes.set_yticks([])
-    if title:
-        axes.set_title(title)
-    return axes
+    return _as_picture(axes, title)
 
 
 def input_image(picture: Any, ax: Axes | None = None, *, title: str | None = None) -> Axes:
@@ -212,8 +228,4 @@ def input_image(picture: Any, ax: Axes | None = None, *, title: str | None = Non
         axes.imshow(shown, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     else:
         axes.imshow(shown, interpolation="nearest")
-    axes.set_xticks([])
-    axes.set_yticks([])
-    if title:
-        axes.set_title(title)
-    return axes
+    return _as_picture(axes, title)
