@@ -60,6 +60,8 @@ class Perturber:
     batch_size: int | None = None
 
     def __post_init__(self) -> None:
+        # automatic: whole chunks (one point of all N inputs at least) per forward pass
+        self._auto = self.batch_size is None
         self.batch_size = auto_batch_size(self.x, self.batch_size)
         self._run = as_layout_forward(self.model)
         self._fill: Tensor | None = None
@@ -95,6 +97,7 @@ class Perturber:
                 perturbed = torch.where(mask, fill, xs)
             else:
                 perturbed = self.removal.apply(xs, mask, self.generator)
-            value = explained_value(self._run, perturbed, repeat_target(self.target, t), self.batch_size)
+            rows = len(perturbed) if self._auto else self.batch_size
+            value = explained_value(self._run, perturbed, repeat_target(self.target, t), rows)
             out.append(value.reshape(t, n))
         return torch.cat(out)
