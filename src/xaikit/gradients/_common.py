@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from torch import Tensor
 from xaikit.core.base import Model
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.utils.batching import iter_batches
+from xaikit.utils.layout import LayoutForward
 from xaikit.utils.progress import progress
 from xaikit.utils.random import as_generator
 
@@ -180,11 +182,13 @@ def accumulate_gradients(
     flat_weight = weights.reshape(-1)
     view = (-1,) + (1,) * (origins.ndim - 1)
     slices = list(iter_batches(rows * k, batch_size))
+    layout = LayoutForward(model)  # channels-last image batches on the CPU (values agree to round-off)
     for s in progress(slices, desc=desc, enabled=show):
         r = flat_rows[s]
         a = flat_alpha[s].to(dtype=origins.dtype).to(origins.device).view(view)
         points = origins[r] + a * directions[r]
-        _, grads = value_and_gradient(model, points, subset(resolved, owners[r]))
+        target = subset(resolved, owners[r])
+        _, grads = layout.apply(partial(value_and_gradient, model, resolved=target), points)
         w = flat_weight[s].to(dtype=origins.dtype).to(origins.device).view(view)
         total.index_add_(0, owners[r], grads * w)
     return total

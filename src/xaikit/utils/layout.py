@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
 from xaikit.utils.settings import Setting
+
+R = TypeVar("R")
 
 __all__ = ["LayoutForward", "channels_last_disabled", "channels_last_enabled", "set_channels_last"]
 
@@ -75,12 +77,21 @@ class LayoutForward:
     enabled: bool = field(default_factory=channels_last_enabled)
 
     def __call__(self, batch: Tensor) -> Any:
+        return self.apply(self.model, batch)
+
+    def apply(self, fn: Callable[[Tensor], R], batch: Tensor) -> R:
+        """``fn(batch)``, with ``batch`` channels-last when it qualifies and the layout is still on.
+
+        ``fn`` runs the model on its argument (for example a forward and backward pass); a
+        ``RuntimeError`` on a channels-last batch switches the layout off and runs ``fn``
+        again on the batch as given.
+        """
         if self.enabled and wants_channels_last(batch):
             try:
-                return self.model(batch.contiguous(memory_format=torch.channels_last))
+                return fn(batch.contiguous(memory_format=torch.channels_last))
             except RuntimeError:
                 self.enabled = False
-        return self.model(batch)
+        return fn(batch)
 
 
 def as_layout_forward(model: Callable[[Tensor], Any]) -> LayoutForward:
