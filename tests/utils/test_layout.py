@@ -112,3 +112,15 @@ def test_kernel_shap_on_images_agrees_across_layouts() -> None:
     with channels_last_disabled():
         plain = xaikit.explain(model, x, target=0, **options).attribution  # type: ignore[arg-type]
     torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-6)
+
+
+def test_integrated_gradients_falls_back_on_a_view_model_and_agrees_across_layouts() -> None:
+    torch.manual_seed(0)
+    for model in (ViewNet().eval(), SmallCNN(3, 5, input_size=6).eval()):
+        x = torch.rand(3, 3, 6, 6)
+        options = {"method": "integrated_gradients", "steps": 8, "batch_size": 10}
+        fast = xaikit.explain(model, x, target=1, **options)  # type: ignore[arg-type]
+        with channels_last_disabled():
+            plain = xaikit.explain(model, x, target=1, **options)  # type: ignore[arg-type]
+        assert fast.attribution.is_contiguous()
+        torch.testing.assert_close(fast.attribution, plain.attribution, rtol=1e-4, atol=1e-6)

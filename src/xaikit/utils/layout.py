@@ -1,10 +1,12 @@
-"""The memory layout of the image batches that perturbation methods feed to a model.
+"""The memory layout of the image batches that perturbation and path methods feed to a model.
 
 Perturbation methods and evaluation metrics run a model on thousands of perturbed copies of
-a batch, so the speed of the model's forward pass is what they cost. On the CPU, PyTorch's
+a batch, and path methods (integrated gradients and its relatives) on many points along
+paths, so the speed of the model's passes is what they cost. On the CPU, PyTorch's
 convolutions are markedly faster on *channels-last* (NHWC) 4-D batches than on the default
-NCHW layout (2.2x for :class:`xaikit.models.SmallCNN`, 1.2x for the VGG-16-style net,
-measured on this project's 2-core box). The values are the same up to float round-off.
+NCHW layout (forward passes 2.2x for :class:`xaikit.models.SmallCNN` and 1.2x for the
+VGG-16-style net; forward and backward 1.2-1.5x on batches of 32 images, measured on this
+project's 2-core box). The values are the same up to float round-off.
 
 :class:`LayoutForward` calls the model on channels-last copies of multi-channel 4-D CPU
 batches. A model that cannot take them (typically ``x.view(len(x), -1)`` on a channels-last
