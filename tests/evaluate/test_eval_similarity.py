@@ -103,3 +103,17 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(ValueError, match="unknown similarity"):
         get_similarity("cosine")
     assert set(SIMILARITIES) >= {"ssim", "ssim_abs", "spearman", "spearman_abs", "pearson", "hog"}
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 1000), ties=st.booleans())
+def test_bound_reference_gives_the_same_scores(seed: int, ties: bool) -> None:
+    from xaikit.evaluate.similarity import against, mse, spearman_abs
+
+    a, b = _rand(3, 2, 5, 5, seed=seed), _rand(3, 2, 5, 5, seed=seed + 1)
+    if ties:  # rounded maps: many tied ranks
+        a, b = a.round(), b.round()
+    for fn in (spearman, spearman_abs, mse):
+        torch.testing.assert_close(against(fn, a)(b), fn(a, b))
+    with pytest.raises(ValueError, match="differ in shape"):
+        against(spearman, a)(b[:, :1])

@@ -43,7 +43,7 @@ from xaikit.evaluate._common import (
     to_map,
     to_numpy,
 )
-from xaikit.evaluate.similarity import Similarity, default_similarities, get_similarity
+from xaikit.evaluate.similarity import Similarity, against, default_similarities, get_similarity
 from xaikit.utils.progress import progress
 from xaikit.utils.random import as_generator
 
@@ -323,6 +323,7 @@ def model_randomization(
                 for k, (name, random_model) in enumerate(generator):
                     yield si, k, name, random_model
 
+        compare = {label: against(fn, original_map) for label, fn in table.items()}
         total = len(seed_list) * steps_count
         for si, k, name, random_model in progress(
             steps(), total=total, desc=f"randomization ({order})", enabled=show_progress
@@ -330,8 +331,8 @@ def model_randomization(
             if si == 0:
                 layer_order.append(name)
             random_map = to_map(explain_batched(explain, random_model, xs, rt, batch_size), reduce_channels)
-            for label, fn in table.items():
-                scores[label][si, k] = to_numpy(fn(original_map, random_map))
+            for label, fn in compare.items():
+                scores[label][si, k] = to_numpy(fn(random_map))
     return RandomizationResult(order=order, layers=layer_order, scores=scores, seeds=seed_list)
 
 

@@ -9,6 +9,7 @@ return one score per sample, shape ``(N,)`` (float64). Heatmaps are what
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -295,6 +296,38 @@ SIMILARITIES: dict[str, Similarity] = {
     "hog": hog_similarity,
     "mse": mse,
 }
+
+
+def against(similarity: Similarity, reference: Tensor) -> Callable[[Tensor], Tensor]:
+    """``b -> similarity(reference, b)``, with the work on ``reference`` done once where possible.
+
+    For the rank correlations the ranks of ``reference`` are computed here, once, instead of
+    at every comparison (the randomization tests compare one original map with many).
+
+    Parameters
+    ----------
+    similarity : callable
+        A similarity ``(a, b) -> (N,)``.
+    reference : torch.Tensor
+        The fixed first argument ``a``.
+
+    Returns
+    -------
+    callable
+        ``b -> similarity(reference, b)``.
+    """
+    if similarity is not spearman and similarity is not spearman_abs:
+        return partial(similarity, reference)
+    reference64, _ = _check_pair(reference, reference)
+    flat = reference64.reshape(len(reference64), -1)
+    ranked = rank(flat.abs() if similarity is spearman_abs else flat)
+
+    def compare(b: Tensor) -> Tensor:
+        _, other = _check_pair(reference, b)
+        flat_b = other.reshape(len(other), -1)
+        return pearson(ranked, rank(flat_b.abs() if similarity is spearman_abs else flat_b))
+
+    return compare
 
 
 def get_similarity(name: str | Similarity) -> Similarity:
