@@ -17,7 +17,6 @@ Each part runs once its methods are registered. The full figures are produced by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,14 +33,6 @@ REGISTERED = set(xaikit.methods())
 def needs(*names: str) -> pytest.MarkDecorator:
     missing = sorted(set(names) - REGISTERED)
     return pytest.mark.skipif(bool(missing), reason=f"methods not registered yet: {missing}")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
