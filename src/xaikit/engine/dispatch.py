@@ -155,17 +155,24 @@ class Propagation(TorchFunctionMode):
             )
         if carry.graph is None and positive_only and hasattr(carry.rule, "propagate_positive"):
             if carry.positive_graph is None:
-                assert carry.op is not None and carry.source is not None
-                graph = carry.rule.propagate_positive(carry.op, self.graph_of(carry.source))
-                carry.positive_graph = graft(graph, x)
-                self._carry[carry.positive_graph] = _Carry(graph=carry.positive_graph)
+                carry.positive_graph = self._build_pending(carry, x, carry.rule.propagate_positive)
             return carry.positive_graph
         if carry.graph is None:
-            assert carry.op is not None and carry.source is not None
-            graph = carry.rule.propagate(carry.op, self.graph_of(carry.source))
-            carry.graph = graft(graph, x)
-            self._carry[carry.graph] = _Carry(graph=carry.graph)
+            carry.graph = self._build_pending(carry, x, carry.rule.propagate)
         return carry.graph
+
+    def _build_pending(
+        self, carry: _Carry, x: Tensor, propagate: Callable[[LinearOp, Tensor], Tensor]
+    ) -> Tensor:
+        """Build the deferred graph of the layer output ``x`` with the rule method ``propagate``.
+
+        ``propagate(op, graph of the layer's input)`` is grafted onto ``x``'s value and the
+        result registered as carrying relevance.
+        """
+        assert carry.op is not None and carry.source is not None
+        graph = graft(propagate(carry.op, self.graph_of(carry.source)), x)
+        self._carry[graph] = _Carry(graph=graph)
+        return graph
 
     def value_of(self, x: Tensor) -> Tensor:
         """The current value of a carrying tensor (after any in-place update the model made)."""

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 __all__ = ["CNN1d", "DigitsCNN", "DigitsVGG", "SmallCNN"]
 
 
-class DigitsCNN(nn.Module):
-    """Small CNN for the 8x8 scikit-learn digits.
+class _FeaturesClassifier(nn.Module):
+    """Base of the CNNs below: logits are ``classifier(features(x))``.
+
+    Subclasses set the ``features`` and ``classifier`` modules; one that must adapt its
+    input first (e.g. resize it) overrides :meth:`_prepare`.
+    """
+
+    if TYPE_CHECKING:  # set by the subclasses; not declared at runtime, for TorchScript
+        features: nn.Module
+        classifier: nn.Module
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Map the input to what ``features`` takes (here: unchanged)."""
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Inputs ``(N, C, ...)`` of the shape the class documents: images
+            ``(N, C, H, W)`` or, for a 1-D CNN, series ``(N, C, T)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits of shape ``(N, num_classes)``.
+        """
+        out: torch.Tensor = self.classifier(self.features(self._prepare(x)))
+        return out
+
+
+class DigitsCNN(_FeaturesClassifier):
+    """Small CNN for the 8x8 scikit-learn digits, ``(N, 1, 8, 8)``.
 
     ``conv3x3(16) -> ReLU -> conv3x3(32) -> ReLU -> MaxPool2d(2) -> Flatten
     -> Linear(512, 64) -> ReLU -> Dropout -> Linear(64, num_classes)``.
@@ -47,24 +82,8 @@ class DigitsCNN(nn.Module):
             nn.Linear(64, self.num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Compute logits.
 
-        Parameters
-        ----------
-        x : torch.Tensor
-            Images of shape ``(N, 1, 8, 8)``.
-
-        Returns
-        -------
-        torch.Tensor
-            Logits of shape ``(N, num_classes)``.
-        """
-        out: torch.Tensor = self.classifier(self.features(x))
-        return out
-
-
-class DigitsVGG(nn.Module):
+class DigitsVGG(_FeaturesClassifier):
     """VGG-style CNN for the 8x8 scikit-learn digits, pooled down to a single position.
 
     The digits are first upsampled bilinearly to ``upsample x upsample`` pixels (16 by
@@ -79,7 +98,7 @@ class DigitsVGG(nn.Module):
     regions: where an explanation puts its mass is decided by the max-pool switches alone.
     This is the setting in which DeconvNet and guided backpropagation become nearly
     class-insensitive (Mahendran and Vedaldi, 2016; Nie et al., 2018). The model takes the
-    8x8 digits themselves, so explanations live on the original pixel grid.
+    8x8 digits ``(N, 1, 8, 8)`` themselves, so explanations live on the original pixel grid.
 
     Parameters
     ----------
@@ -153,25 +172,14 @@ class DigitsVGG(nn.Module):
             nn.Linear(int(hidden), self.num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Compute logits.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            Images of shape ``(N, 1, 8, 8)``.
-
-        Returns
-        -------
-        torch.Tensor
-            Logits of shape ``(N, num_classes)``.
-        """
-        out: torch.Tensor = self.classifier(self.features(self.resize(x)))
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Upsample the ``(N, 1, 8, 8)`` digits to ``(N, 1, input_size, input_size)``."""
+        out: torch.Tensor = self.resize(x)
         return out
 
 
-class SmallCNN(nn.Module):
-    """Generic small image CNN.
+class SmallCNN(_FeaturesClassifier):
+    """Generic small CNN for images of shape ``(N, in_channels, H, W)``.
 
     Three ``conv3x3 -> ReLU`` stages (16, 32, 64 channels by default), the
     first two followed by ``MaxPool2d(2)`` while the spatial size allows it,
@@ -230,24 +238,8 @@ class SmallCNN(nn.Module):
             nn.Linear(prev, self.num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Compute logits.
 
-        Parameters
-        ----------
-        x : torch.Tensor
-            Images of shape ``(N, in_channels, H, W)``.
-
-        Returns
-        -------
-        torch.Tensor
-            Logits of shape ``(N, num_classes)``.
-        """
-        out: torch.Tensor = self.classifier(self.features(x))
-        return out
-
-
-class CNN1d(nn.Module):
+class CNN1d(_FeaturesClassifier):
     """Small 1-D CNN for time series of shape ``(N, C, T)``.
 
     ``Conv1d(16, k=5) -> ReLU -> MaxPool1d(2) -> Conv1d(32, k=5) -> ReLU ->
@@ -291,19 +283,3 @@ class CNN1d(nn.Module):
             nn.Flatten(),
             nn.Linear(32, self.num_classes),
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Compute logits.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            Series of shape ``(N, in_channels, T)``.
-
-        Returns
-        -------
-        torch.Tensor
-            Logits of shape ``(N, num_classes)``.
-        """
-        out: torch.Tensor = self.classifier(self.features(x))
-        return out

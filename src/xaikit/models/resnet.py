@@ -13,11 +13,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._common import append_doc_sections, init_weights, scaled_channels
+
 __all__ = ["Bottleneck", "ResNet", "resnet50", "resnet_small"]
 
+# Shared by the factories; the defaults are filled in from each one's signature.
+_FACTORY_SECTIONS = """\
+Parameters
+----------
+num_classes : int, default {num_classes}
+    Number of output logits.
+in_channels : int, default {in_channels}
+    Number of input channels.
+width : float, default {width}
+    Multiplier of all channel counts.
+layers : Sequence[int], default {layers}
+    Blocks per stage.
+stem_pool : bool, default {stem_pool}
+    Add a max-pool after the stem (for larger inputs).
 
-def _scaled(n: int, width: float) -> int:
-    return max(1, round(n * width))
+Returns
+-------
+ResNet
+    The randomly initialised network.
+"""
 
 
 class Bottleneck(nn.Module):
@@ -131,7 +150,7 @@ class ResNet(nn.Module):
             raise ValueError(f"layers must be four positive integers, got {tuple(layers)}")
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
-        self.inplanes = _scaled(64, width)
+        self.inplanes = scaled_channels(64, width)
         self.conv1 = nn.Conv2d(
             in_channels, self.inplanes, kernel_size=3, stride=1, padding=1, bias=False
         )
@@ -139,7 +158,7 @@ class ResNet(nn.Module):
         self.maxpool: nn.Module = (
             nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem_pool else nn.Identity()
         )
-        planes = [_scaled(p, width) for p in (64, 128, 256, 512)]
+        planes = [scaled_channels(p, width) for p in (64, 128, 256, 512)]
         self.layer1 = self._make_layer(planes[0], layers[0], stride=1)
         self.layer2 = self._make_layer(planes[1], layers[1], stride=2)
         self.layer3 = self._make_layer(planes[2], layers[2], stride=2)
@@ -147,12 +166,7 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(planes[3] * Bottleneck.expansion, num_classes)
 
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, Bottleneck):
@@ -197,6 +211,7 @@ class ResNet(nn.Module):
         return out
 
 
+@append_doc_sections(_FACTORY_SECTIONS)
 def resnet50(
     num_classes: int = 1000,
     in_channels: int = 3,
@@ -206,29 +221,14 @@ def resnet50(
 ) -> ResNet:
     """Build a ResNet-50-style network for small inputs.
 
-    Parameters
-    ----------
-    num_classes : int, default 1000
-        Number of output logits.
-    in_channels : int, default 3
-        Number of input channels.
-    width : float, default 1.0
-        Multiplier of all channel counts.
-    layers : Sequence[int], default (3, 4, 6, 3)
-        Blocks per stage (ResNet-50 layout by default).
-    stem_pool : bool, default False
-        Add a max-pool after the stem (for larger inputs).
-
-    Returns
-    -------
-    ResNet
-        The randomly initialised network.
+    The default ``layers`` are the ResNet-50 layout.
     """
     return ResNet(
         layers, num_classes=num_classes, in_channels=in_channels, width=width, stem_pool=stem_pool
     )
 
 
+@append_doc_sections(_FACTORY_SECTIONS)
 def resnet_small(
     num_classes: int = 1000,
     in_channels: int = 3,
@@ -236,26 +236,7 @@ def resnet_small(
     layers: Sequence[int] = (1, 1, 1, 1),
     stem_pool: bool = False,
 ) -> ResNet:
-    """Build a tiny bottleneck ResNet for tests: one block per stage, width 0.25.
-
-    Parameters
-    ----------
-    num_classes : int, default 1000
-        Number of output logits.
-    in_channels : int, default 3
-        Number of input channels.
-    width : float, default 0.25
-        Multiplier of all channel counts.
-    layers : Sequence[int], default (1, 1, 1, 1)
-        Blocks per stage.
-    stem_pool : bool, default False
-        Add a max-pool after the stem.
-
-    Returns
-    -------
-    ResNet
-        The randomly initialised network.
-    """
+    """Build a tiny bottleneck ResNet for tests: one block per stage, width 0.25."""
     return resnet50(
         num_classes=num_classes,
         in_channels=in_channels,

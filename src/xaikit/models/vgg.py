@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._common import init_weights, scaled_channels
+
 __all__ = ["VGG", "VGG16_CONFIG", "vgg16"]
 
 #: VGG configuration "D": output channels of the 13 convolutions, ``"M"`` = max-pool.
@@ -15,10 +17,6 @@ VGG16_CONFIG: tuple[int | str, ...] = (
     512, 512, 512, "M",
     512, 512, 512, "M",
 )  # fmt: skip
-
-
-def _scaled(n: int, width: float) -> int:
-    return max(1, round(n * width))
 
 
 class VGG(nn.Module):
@@ -64,20 +62,7 @@ class VGG(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_weights(self, linear_std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Compute logits.
@@ -147,7 +132,7 @@ def vgg16(
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             continue
         assert isinstance(v, int)
-        ch = _scaled(v, width)
+        ch = scaled_channels(v, width)
         layers.append(nn.Conv2d(prev, ch, kernel_size=3, padding=1))
         if batch_norm:
             layers.append(nn.BatchNorm2d(ch))
@@ -155,4 +140,4 @@ def vgg16(
         prev = ch
     spatial = input_size // 32
     num_flat = prev * spatial * spatial
-    return VGG(nn.Sequential(*layers), num_flat, num_classes, hidden=_scaled(4096, width))
+    return VGG(nn.Sequential(*layers), num_flat, num_classes, hidden=scaled_channels(4096, width))

@@ -44,7 +44,7 @@ class RedrawSummary:
     @property
     def score_std(self) -> Tensor:
         """Standard deviation of the inlierness over the draws, ``(M,)``."""
-        return self.scores.std(0) if len(self.seeds) > 1 else torch.zeros_like(self.scores[0])
+        return self._std_over_draws(self.scores)
 
     @property
     def relevance_mean(self) -> Tensor:
@@ -54,7 +54,11 @@ class RedrawSummary:
     @property
     def relevance_std(self) -> Tensor:
         """Standard deviation of the relevance over the draws (the error bars), ``(M, d)``."""
-        return self.relevance.std(0) if len(self.seeds) > 1 else torch.zeros_like(self.relevance[0])
+        return self._std_over_draws(self.relevance)
+
+    def _std_over_draws(self, values: Tensor) -> Tensor:
+        """Standard deviation along the draws (dimension 0); zeros when there is a single draw."""
+        return values.std(0) if len(self.seeds) > 1 else torch.zeros_like(values[0])
 
 
 def redraw_inlierness(
