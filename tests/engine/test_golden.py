@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from golden_cases import GOLDEN, cases, compute
 
 _RECORDED = np.load(GOLDEN)

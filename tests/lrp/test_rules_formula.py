@@ -272,3 +272,60 @@ def test_alpha_beta_validates_parameters() -> None:
         Gamma(-1.0)
     with pytest.raises(ValueError, match="epsilon must be >= 0"):
         Epsilon(-0.1)
+
+
+def contribution_reference(a: Tensor, w: Tensor, b: Tensor, r_out: Tensor, gamma: float) -> Tensor:
+    """Gamma on contributions: z_jk + gamma z_jk^+ with z_jk = a_j w_jk, bias b_k + gamma b_k^+ (one sample, flat)."""
+    contrib = a[None, :] * w
+    favoured = contrib + gamma * contrib.clamp(min=0)
+    denom = favoured.sum(1) + b + gamma * b.clamp(min=0)
+    return (favoured / denom[:, None] * r_out[:, None]).sum(0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gamma_splits_contributions_by_sign_on_inputs_of_both_signs(kind: str) -> None:
+    """A negative input contributes positively through w^-: gamma favours it there, like z-plus and alpha-beta."""
+    layer, x, w, b, _, r_out, _ = _case(kind, 4, nonnegative=False)
+    assert bool((x < 0).any()) and bool((x > 0).any())
+    gamma = 0.6
+    got = engine_relevance(layer, Gamma(gamma, signed=False, epsilon=0.0), x, r_out).flatten()
+    want = contribution_reference(x.flatten(), w, b, r_out, gamma)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gamma_tends_to_zplus_on_inputs_of_both_signs(kind: str) -> None:
+    """gamma -> inf approaches z-plus (which splits contributions by sign) on standardized inputs too."""
+    layer, x, _, _, _, r_out, z = _case(kind, 5, nonnegative=False)
+    r_out = torch.where(z > 0, r_out, 0.0)  # as behind a ReLU: outputs with no positive contribution carry none
+    large = engine_relevance(layer, Gamma(1e7, signed=False, epsilon=0.0), x, r_out)
+    zplus = engine_relevance(layer, ZPlus(signed=False, epsilon=0.0), x, r_out)
+    # the gap is O(1 / gamma) of the relevance (it was 3.3x when gamma ignored the input's sign)
+    torch.testing.assert_close(large, zplus, rtol=0.0, atol=1e-5 * float(zplus.abs().max()))
+
+
+def test_zbox_default_bounds_are_per_sample() -> None:
+    """Without bounds, a sample's z^B heatmap does not depend on its batch-mates."""
+    layer = make_layer("conv2d", 6)
+    gen = torch.Generator().manual_seed(7)
+    x = torch.rand(3, *SHAPES["conv2d"], generator=gen, dtype=DT)
+    x[2] *= 10.0  # a batch-mate with a much wider range
+    composite = Composite([(Kind("conv"), ZBox(epsilon=0.0))])
+    alone = xaikit.explain(layer, x[:1], target=lambda out: out.flatten(1).sum(1), method="lrp", composite=composite)
+    batch = xaikit.explain(layer, x, target=lambda out: out.flatten(1).sum(1), method="lrp", composite=composite)
+    torch.testing.assert_close(batch.attribution[:1], alone.attribution, rtol=1e-12, atol=1e-12)
+
+
+def test_zbox_refuses_a_constant_input_instead_of_exploding() -> None:
+    layer = make_layer("conv2d", 8)
+    x = torch.full((1, *SHAPES["conv2d"]), 0.5, dtype=DT)
+    composite = Composite([(Kind("conv"), ZBox())])
+    with pytest.raises(ValueError, match=r"high > low.*constant.*low"):
+        xaikit.explain(layer, x, target=lambda out: out.flatten(1).sum(1), method="lrp", composite=composite)
+    with pytest.raises(ValueError, match="high == low"):
+        xaikit.explain(layer, torch.rand(1, *SHAPES["conv2d"], dtype=DT), target=lambda out: out.flatten(1).sum(1),
+                       method="lrp", composite=Composite([(Kind("conv"), ZBox(low=0.0, high=0.0))]))
+    boxed = xaikit.explain(layer, x, target=lambda out: out.flatten(1).sum(1), method="lrp",
+                           composite=Composite([(Kind("conv"), ZBox(low=0.0, high=1.0, epsilon=0.0))]))
+    assert torch.isfinite(boxed.attribution).all()
+    torch.testing.assert_close(boxed.relevance_sum, boxed.output, rtol=1e-9, atol=1e-9)

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from xaikit.engine.kinds import OpKind
 from xaikit.engine.layer import LayerInfo
+from xaikit.engine.rule import Rule
 
 
 class RuleProvider(Protocol):
-    """Anything with ``rule_for(info)`` returning a rule for the operation described by ``info``.
+    """Chooses the rule of each operation the engine meets (a :class:`xaikit.rules.Composite`).
 
-    For ``info.kind`` in ``{"dense", "conv", "conv_transpose"}`` the rule has
-    ``propagate(op, a)``; for ``{"activation", "scale", "sum"}`` it has
-    ``propagate_elementwise(func, graphs, value)``. ``None`` selects the engine default
-    (LRP: epsilon for layers, pass-through for activations and scaling, the normalizing
-    rule for sums).
+    The engine asks :meth:`rule_for` first, then :meth:`default_for` the operation's kind;
+    where both give ``None`` the operation keeps its natural gradient (max-pooling its
+    natural routing). Whatever rule is returned must serve the operation's kind
+    (:attr:`xaikit.engine.Rule.kinds`); the engine raises otherwise.
     """
 
-    def rule_for(self, info: LayerInfo) -> object | None:
-        """The rule for this operation, or ``None`` for the default."""
+    def rule_for(self, info: LayerInfo) -> Rule | None:
+        """The rule assigned to this operation, or ``None``."""
+        ...
+
+    def default_for(self, kind: OpKind) -> Rule | None:
+        """The rule for operations of ``kind`` that no assignment matches, or ``None``."""
         ...

@@ -1,4 +1,4 @@
-"""Custom operations with their own propagation rule, and the natural-gradient rule.
+"""Custom operations with their own propagation rule.
 
 Neuralized models (soft-min pooling, distance layers) and other special layers declare
 how relevance crosses them by decorating a plain function with :func:`explainable`.
@@ -16,15 +16,16 @@ from torch import Tensor
 from torch.overrides import handle_torch_function, has_torch_function
 from torch.utils._pytree import tree_flatten
 
-from xaikit.engine.graft import graft
-from xaikit.engine.layer import LinearOp
+from xaikit.engine.call import OpCall
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Signature of a custom rule: ``rule(call, graphs, value) -> Tensor``, where ``call``
-#: re-runs the operation with the carrying tensors replaced by the given ones, ``graphs``
-#: are the propagation graphs of the carrying inputs and ``value`` is the true output.
-CustomRule = Callable[[Callable[..., Tensor], list[Tensor], Tensor], Tensor]
+#: Signature of a custom rule: ``rule(call, graphs, value) -> Tensor``, where ``call`` (an
+#: :class:`~xaikit.engine.call.OpCall`) re-runs the operation with the carrying tensors
+#: replaced by the given ones and holds its arguments (``call.args``, ``call.kwargs``),
+#: ``graphs`` are the propagation graphs of the carrying inputs and ``value`` is the true
+#: output (whatever the function returns: a tensor, or a tuple holding tensors).
+CustomRule = Callable[[OpCall, list[Tensor], Any], Any]
 
 _CUSTOM: dict[Callable[..., Any], CustomRule] = {}
 
@@ -37,7 +38,9 @@ def explainable(rule: CustomRule) -> Callable[[F], F]:
     rule : callable
         ``rule(call, graphs, value)`` returning a tensor equal to ``value`` whose gradient
         with respect to ``graphs`` is the relevance of the inputs (see
-        :mod:`xaikit.engine.graft` for the building blocks).
+        :mod:`xaikit.engine.graft` for the building blocks). ``call.args`` and
+        ``call.kwargs`` are the function's arguments (relevance-carrying tensors replaced
+        by their values), so constants need not travel through the return value.
 
     Examples
     --------
@@ -69,24 +72,3 @@ def explainable(rule: CustomRule) -> Callable[[F], F]:
 def custom_rule(func: Callable[..., Any]) -> CustomRule | None:
     """The rule declared for ``func`` with :func:`explainable`, if any."""
     return _CUSTOM.get(func)
-
-
-class Gradient:
-    """The natural-gradient rule, for layers and elementwise operations alike.
-
-    Composites of gradient-type methods (guided backprop, DeconvNet, DeepLIFT) use it
-    for every operation they do not modify.
-    """
-
-    uses_layer_weights = True
-
-    def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
-        """The layer applied to the graph of its input."""
-        return op(a, op.weight, op.bias)
-
-    def propagate_elementwise(self, func: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
-        """The operation applied to the graphs of its inputs (value kept exact)."""
-        return graft(func(*graphs), value)
-
-    def __repr__(self) -> str:
-        return "Gradient()"

@@ -26,13 +26,18 @@ from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.weak import WeakTensorKeyDictionary
 
 from xaikit.engine import ops
+from xaikit.engine.call import OpCall
 from xaikit.engine.composite_protocol import RuleProvider
-from xaikit.engine.custom import custom_rule
+from xaikit.engine.custom import CustomRule, custom_rule
+from xaikit.engine.derived import new_generation
 from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
+from xaikit.engine.gradient import Gradient
 from xaikit.engine.graft import graft
+from xaikit.engine.kinds import LAYER_KINDS, OpKind
 from xaikit.engine.layer import LayerInfo, LinearOp
+from xaikit.engine.rule import ElementwiseRule, LayerRule, Rule, check_serves
 
-_LAYER_KINDS = ("dense", "conv", "conv_transpose")
+_NATURAL = Gradient()
 
 
 @dataclass
@@ -49,17 +54,7 @@ class _Carry:
     positive_graph: Tensor | None = None
     op: LinearOp | None = None
     source: Tensor | None = None
-    rule: Any = None
-
-
-def _default_rule(kind: str) -> Any:
-    from xaikit.lrp.rules import Epsilon, Norm, Pass
-
-    if kind in _LAYER_KINDS:
-        return Epsilon()
-    if kind == "sum":
-        return Norm()
-    return Pass()
+    rule: LayerRule | None = None
 
 
 class Propagation(TorchFunctionMode):
@@ -70,7 +65,7 @@ class Propagation(TorchFunctionMode):
     model : torch.nn.Module or callable
         The model (used to name the module that performs each operation).
     rules : RuleProvider
-        Chooses the rule of each operation (see :class:`xaikit.lrp.Composite`).
+        Chooses the rule of each operation (see :class:`xaikit.rules.Composite`).
     merge_batchnorm : bool
         Merge an eval-mode batch normalization into the linear layer before it, for the
         explanation only (the canonical LRP treatment).
@@ -94,6 +89,8 @@ class Propagation(TorchFunctionMode):
         self._handles: list[Any] = []
         self._counts: dict[str, int] = {}
         self.layers: list[LayerInfo] = []
+        #: Derived weights are cached within this run only (see :mod:`xaikit.engine.derived`).
+        self.generation = new_generation()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Propagation:
@@ -153,24 +150,30 @@ class Propagation(TorchFunctionMode):
             raise ValueError(
                 "this tensor does not depend on the explained input; does the model use its input?"
             )
-        if carry.graph is None and positive_only and hasattr(carry.rule, "propagate_positive"):
+        if carry.graph is None and positive_only:
             if carry.positive_graph is None:
-                carry.positive_graph = self._build_pending(carry, x, carry.rule.propagate_positive)
-            return carry.positive_graph
+                carry.positive_graph = self._build_pending(carry, x, positive_only=True)
+            if carry.positive_graph is not None:
+                return carry.positive_graph
         if carry.graph is None:
-            carry.graph = self._build_pending(carry, x, carry.rule.propagate)
+            carry.graph = self._build_pending(carry, x, positive_only=False)
+        assert carry.graph is not None
         return carry.graph
 
-    def _build_pending(
-        self, carry: _Carry, x: Tensor, propagate: Callable[[LinearOp, Tensor], Tensor]
-    ) -> Tensor:
-        """Build the deferred graph of the layer output ``x`` with the rule method ``propagate``.
+    def _build_pending(self, carry: _Carry, x: Tensor, *, positive_only: bool) -> Tensor | None:
+        """Build the deferred graph of the layer output ``x`` with the layer's rule.
 
-        ``propagate(op, graph of the layer's input)`` is grafted onto ``x``'s value and the
-        result registered as carrying relevance.
+        The rule's graph (``propagate_positive`` when only positive outputs matter and the
+        rule has such a variant, else ``propagate``) is grafted onto ``x``'s value and
+        registered as carrying relevance; ``None`` if the positive variant was asked for
+        and the rule has none.
         """
-        assert carry.op is not None and carry.source is not None
-        graph = graft(propagate(carry.op, self.graph_of(carry.source)), x)
+        assert carry.op is not None and carry.source is not None and carry.rule is not None
+        a = self.graph_of(carry.source)
+        built = carry.rule.propagate_positive(carry.op, a) if positive_only else carry.rule.propagate(carry.op, a)
+        if built is None:
+            return None
+        graph = graft(built, x)
         self._carry[graph] = _Carry(graph=graph)
         return graph
 
@@ -181,12 +184,12 @@ class Propagation(TorchFunctionMode):
             return carry.graph.detach()
         return x.detach()
 
-    def layer_of(self, x: Tensor) -> tuple[LinearOp, Tensor, Any] | None:
+    def layer_of(self, x: Tensor) -> tuple[LinearOp, Tensor, LayerRule] | None:
         """``(op, input, rule)`` if ``x`` is the direct output of a parametric layer."""
         carry = self._carry.get(x)
         if carry is None or carry.op is None:
             return None
-        assert carry.source is not None
+        assert carry.source is not None and carry.rule is not None
         return carry.op, carry.source, carry.rule
 
     def _mark(self, out: Any, nonnegative: bool = False) -> Any:
@@ -202,29 +205,37 @@ class Propagation(TorchFunctionMode):
         return tree_map(lambda t: self.graph_of(t) if self.carries(t) else t, tree)
 
     # ------------------------------------------------------------------ naming
-    def _info(self, kind: str, func: Callable[..., Any]) -> LayerInfo:
+    def _info(self, kind: OpKind, func: Callable[..., Any]) -> LayerInfo:
         module = self._stack[-1] if self._stack else None
         name = self._names.get(id(module), "") if module is not None else ""
         index = -1
         kind_index = -1
-        if kind in _LAYER_KINDS:
+        if kind in LAYER_KINDS:
             index = self._counts.get("__layers__", 0)
             self._counts["__layers__"] = index + 1
             kind_index = self._counts.get(kind, 0)
             self._counts[kind] = kind_index + 1
         info = LayerInfo(kind=kind, func=func, module=module, name=name, index=index, kind_index=kind_index)
-        if kind in _LAYER_KINDS:
+        if kind in LAYER_KINDS:
             self.layers.append(info)
         return info
 
-    def _rule(self, info: LayerInfo) -> Any:
+    def _assigned(self, info: LayerInfo) -> Rule | None:
+        """The provider's rule for ``info`` (its default for the kind if none is assigned), checked."""
         rule = self.rules.rule_for(info)
-        # A matcher by module name or type also sees the non-parametric operations of that
-        # module (the residual sum of a block, say); a layer rule does not apply to those.
-        needed = "propagate" if info.kind in _LAYER_KINDS else "propagate_elementwise"
-        if rule is None or not hasattr(rule, needed):
-            return _default_rule(info.kind)
+        if rule is None:
+            rule = self.rules.default_for(info.kind)
+        if rule is not None:
+            check_serves(rule, frozenset({info.kind}), f"the rule for {info.kind} in {self._where()}")
         return rule
+
+    def _layer_rule(self, info: LayerInfo) -> LayerRule:
+        rule = self._assigned(info)
+        return _NATURAL if rule is None else rule  # type: ignore[return-value]
+
+    def _elementwise_rule(self, info: LayerInfo) -> ElementwiseRule:
+        rule = self._assigned(info)
+        return _NATURAL if rule is None else rule  # type: ignore[return-value]
 
     def _where(self) -> str:
         if not self._stack:
@@ -286,10 +297,10 @@ class Propagation(TorchFunctionMode):
 
     def _on_route(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         if func in ops.MAX_POOLS and not ops.returns_indices(func, args, kwargs):
-            rule = self.rules.rule_for(self._info("max_pool", func))
-            if rule is not None and hasattr(rule, "propagate_elementwise"):
-                return self._elementwise("max_pool", func, args, kwargs)
-        carried, _ = self._split(args, kwargs)
+            rule = self._assigned(self._info(OpKind.MAX_POOL, func))
+            if rule is not None:
+                return self._elementwise(OpKind.MAX_POOL, func, args, kwargs, rule)  # type: ignore[arg-type]
+        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
         nonnegative = all(self.nonnegative(t) for t in carried) and func not in ops.PADDING
         return self._mark(func(*self._resolve(args), **self._resolve(kwargs)), nonnegative)
 
@@ -304,58 +315,44 @@ class Propagation(TorchFunctionMode):
         # knows of it (a pending layer output stays pending, so batch norm can still merge)
         return args[0]
 
-    def _split(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Tensor], Callable[..., Any]]:
-        """Carrying tensors of a call, and a function rebuilding the call from replacements."""
-        flat, spec = tree_flatten((args, kwargs))
-        positions = [i for i, t in enumerate(flat) if self.carries(t)]
+    def _call(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> tuple[OpCall, list[Tensor]]:
+        """The call as a rule sees it, and its carrying tensors."""
+        return OpCall.of(func, args, kwargs, self.carries, self.value_of)
 
-        def rebuild(*tensors: Tensor) -> tuple[list[Any], dict[str, Any]]:
-            new = list(flat)
-            for i, t in zip(positions, tensors):
-                new[i] = t
-            a, k = spec.unflatten(new)
-            return list(a), dict(k)
-
-        return [flat[i] for i in positions], rebuild
-
-    def _elementwise(self, kind: str, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        carried, rebuild = self._split(args, kwargs)
-        a_, k_ = rebuild(*[self.value_of(t) for t in carried])
+    def _elementwise(
+        self,
+        kind: OpKind,
+        func: Callable[..., Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        rule: ElementwiseRule | None = None,
+    ) -> Any:
+        call, carried = self._call(func, args, kwargs)
         with torch.no_grad():
-            value = func(*a_, **k_)
+            value = call.on_values()
         if not isinstance(value, Tensor) or not value.dtype.is_floating_point:
             return value
-
-        def call(*tensors: Tensor) -> Tensor:
-            a2, k2 = rebuild(*tensors)
-            return func(*a2, **k2)
-
-        rule = self._rule(self._info(kind, func))
-        positive_only = kind == "activation" and ops.zeroes_negatives(func, args, kwargs)
+        if rule is None:
+            rule = self._elementwise_rule(self._info(kind, func))
+        positive_only = kind is OpKind.ACTIVATION and ops.zeroes_negatives(func, args, kwargs)
         graphs = [self.graph_of(t, positive_only=positive_only) for t in carried]
         out = rule.propagate_elementwise(call, graphs, value)
         return self._mark(out, positive_only)
 
-    def _custom(self, func: Callable[..., Any], rule: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        carried, rebuild = self._split(args, kwargs)
-        a_, k_ = rebuild(*[self.value_of(t) for t in carried])
+    def _custom(self, func: Callable[..., Any], rule: CustomRule, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        call, carried = self._call(func, args, kwargs)
         with torch.no_grad():
-            value = func(*a_, **k_)
-
-        def call(*tensors: Tensor) -> Tensor:
-            a2, k2 = rebuild(*tensors)
-            return func(*a2, **k2)
-
+            value = call.on_values()
         return self._mark(rule(call, [self.graph_of(t) for t in carried], value))
 
     def _on_activation(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return self._elementwise("activation", func, args, kwargs)
+        return self._elementwise(OpKind.ACTIVATION, func, args, kwargs)
 
     def _on_sum(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return self._elementwise("sum", func, args, kwargs)
+        return self._elementwise(OpKind.SUM, func, args, kwargs)
 
     def _on_scale(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        carried, _ = self._split(args, kwargs)
+        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
         name = getattr(func, "__name__", "")
         if len(carried) > 1:
             raise UnsupportedOperationError(
@@ -368,12 +365,12 @@ class Propagation(TorchFunctionMode):
                 f"{ops.describe(func)} in {self._where()} divides by a tensor that carries relevance; "
                 "this non-linear operation has no rule. Register one with xaikit.engine.register_operation."
             )
-        return self._elementwise("scale", func, args, kwargs)
+        return self._elementwise(OpKind.SCALE, func, args, kwargs)
 
     # parametric layers ------------------------------------------------------
     def _on_dense(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         if func in ops.LINEAR:
-            return self._layer("dense", func, args, kwargs, layout="right")
+            return self._layer(OpKind.DENSE, func, args, kwargs, layout="right")
         a, b = args[0], args[1]
         if self.carries(a) and self.carries(b):
             raise UnsupportedOperationError(
@@ -387,15 +384,15 @@ class Propagation(TorchFunctionMode):
         x, w = (a, b) if self.carries(a) else (b, a)
         layout = "matmul" if x_first else "left"
         op_func = torch.matmul
-        return self._linear("dense", op_func, x, w, None, (), {}, layout)
+        return self._linear(OpKind.DENSE, op_func, x, w, None, (), {}, layout)
 
     def _on_conv(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return self._layer("conv", func, args, kwargs, layout="right")
+        return self._layer(OpKind.CONV, func, args, kwargs, layout="right")
 
     def _on_conv_transpose(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        return self._layer("conv_transpose", func, args, kwargs, layout="right")
+        return self._layer(OpKind.CONV_TRANSPOSE, func, args, kwargs, layout="right")
 
-    def _layer(self, kind: str, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], layout: str) -> Any:
+    def _layer(self, kind: OpKind, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], layout: str) -> Any:
         kwargs = dict(kwargs)
         x = args[0] if args else kwargs.pop("input")
         w = args[1] if len(args) > 1 else kwargs.pop("weight")
@@ -409,7 +406,7 @@ class Propagation(TorchFunctionMode):
 
     def _linear(
         self,
-        kind: str,
+        kind: OpKind,
         func: Callable[..., Any],
         x: Tensor,
         w: Tensor,
@@ -419,7 +416,7 @@ class Propagation(TorchFunctionMode):
         layout: str,
     ) -> Tensor:
         info = self._info(kind, func)
-        rule = self._rule(info)
+        rule = self._layer_rule(info)
         op = LinearOp(
             func=func,
             weight=w.detach(),
@@ -430,14 +427,28 @@ class Propagation(TorchFunctionMode):
             layout=layout,
             input_nonnegative=self.nonnegative(x),
             sources=(w, b),
+            generation=self.generation,
         )
         return self._emit(op, x, rule)
 
-    def _emit(self, op: LinearOp, x: Tensor, rule: Any, value: Tensor | None = None) -> Tensor:
-        if getattr(rule, "uses_layer_weights", False):
-            graph = rule.propagate(op, self.graph_of(x))
-            if value is not None:
-                graph = graft(graph, value)
+    def _emit(self, op: LinearOp, x: Tensor, rule: LayerRule, value: Tensor | None = None) -> Tensor:
+        """Register the layer output: its graph now if the rule computes the output anyway, else later.
+
+        A rule that :attr:`~xaikit.engine.LayerRule.computes_layer_output` has its graph
+        built at once and the output read off :meth:`LinearOp.own_forward`; if the rule did
+        not run it on the layer input, the output is computed here, so the flag can never
+        change the model's values. Other rules' graphs are built when first consumed (so a
+        following batch normalization can be merged into the layer first).
+        """
+        if rule.computes_layer_output:
+            inputs = self.value_of(x)
+            op.memo["input"] = inputs
+            built = rule.propagate(op, self.graph_of(x))
+            if value is None:
+                value = op.computed_output()
+            if value is None:
+                value = op.value(inputs)
+            graph = graft(built, value)
             self._carry[graph] = _Carry(graph=graph, op=op, source=x, rule=rule)
             return graph
         out = op.value(self.value_of(x)) if value is None else value
@@ -457,7 +468,7 @@ class Propagation(TorchFunctionMode):
             mode = kwargs.get("mode", args[3] if len(args) > 3 else "nearest")
             if mode in ("nearest", "nearest-exact"):
                 return self._on_route(func, args, kwargs)
-            return self._elementwise("sum", func, args, kwargs)
+            return self._elementwise(OpKind.SUM, func, args, kwargs)
         if func in (ops.LAYER_NORM, ops.GROUP_NORM):
             return self._normalization(func, args, kwargs)
         raise AssertionError(func)
@@ -485,7 +496,7 @@ class Propagation(TorchFunctionMode):
         with torch.no_grad():
             value = F.batch_norm(self.value_of(x), mean, var, bound.get("weight"), bound.get("bias"), False, 0.0, bound.get("eps", 1e-5))
         layer = self.layer_of(x) if self.merge_batchnorm else None
-        if layer is not None and layer[0].layout == "right" and layer[0].info.kind in ("dense", "conv"):
+        if layer is not None and layer[0].layout == "right" and layer[0].info.kind in (OpKind.DENSE, OpKind.CONV):
             op, source, rule = layer
             eps = bound.get("eps", 1e-5)
             scale = torch.rsqrt(var.detach() + eps)
@@ -498,21 +509,27 @@ class Propagation(TorchFunctionMode):
             bias = shift if op.bias is None else op.bias * scale + shift
             return self._emit(op.with_params(weight, bias), source, rule, value=value)
 
-        def call(g: Tensor) -> Tensor:
+        def normalize(g: Tensor) -> Tensor:
             return F.batch_norm(g, mean, var, bound.get("weight"), bound.get("bias"), False, 0.0, bound.get("eps", 1e-5))
 
-        rule = self._rule(self._info("sum", F.batch_norm))
-        return self._mark(rule.propagate_elementwise(call, [self.graph_of(x)], value))
+        return self._normalized(F.batch_norm, normalize, x, value)
+
+    def _normalized(
+        self, func: Callable[..., Any], normalize: Callable[[Tensor], Tensor], x: Tensor, value: Tensor
+    ) -> Any:
+        """The normalization ``func`` with constant statistics (``normalize``, linear in ``x``) under the ``sum`` rule."""
+        call, carried = self._call(normalize, [x], {})
+        rule = self._elementwise_rule(self._info(OpKind.SUM, func))
+        return self._mark(rule.propagate_elementwise(call, [self.graph_of(t) for t in carried], value))
 
     def _normalization(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Layer/group norm with the normalizing statistics held constant (Ali et al., 2022)."""
-        carried, rebuild = self._split(args, kwargs)
+        call, carried = self._call(func, args, kwargs)
         if len(carried) != 1 or carried[0] is not args[0]:
             raise UnsupportedOperationError(f"{ops.describe(func)} in {self._where()} with input-dependent parameters")
         x = args[0]
         with torch.no_grad():
-            a_, k_ = rebuild(self.value_of(x))
-            value = func(*a_, **k_)
+            value = call.on_values()
         if func is ops.LAYER_NORM:
             names = ["input", "normalized_shape", "weight", "bias", "eps"]
             bound = dict(zip(names, args))
@@ -522,7 +539,7 @@ class Propagation(TorchFunctionMode):
             xd = self.value_of(x)
             inv_std = torch.rsqrt(xd.var(dim=dims, keepdim=True, unbiased=False) + eps)
 
-            def call(g: Tensor) -> Tensor:
+            def normalize(g: Tensor) -> Tensor:
                 out = (g - g.mean(dim=dims, keepdim=True)) * inv_std
                 if bound.get("weight") is not None:
                     out = out * bound["weight"]
@@ -540,7 +557,7 @@ class Propagation(TorchFunctionMode):
             inv_std = torch.rsqrt(grouped.var(dim=2, keepdim=True, unbiased=False) + eps)
             affine_shape = [1, -1] + [1] * (x.ndim - 2)
 
-            def call(g: Tensor) -> Tensor:
+            def normalize(g: Tensor) -> Tensor:
                 gg = g.reshape(g.shape[0], groups, -1)
                 out = ((gg - gg.mean(dim=2, keepdim=True)) * inv_std).reshape(g.shape)
                 if bound.get("weight") is not None:
@@ -549,5 +566,4 @@ class Propagation(TorchFunctionMode):
                     out = out + bound["bias"].view(affine_shape)
                 return out
 
-        rule = self._rule(self._info("sum", func))
-        return self._mark(rule.propagate_elementwise(call, [self.graph_of(x)], value))
+        return self._normalized(func, normalize, x, value)

@@ -8,16 +8,14 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.weak import WeakTensorKeyDictionary
 
-#: Derived weights (w+, w + gamma w+, ...) per parameter, reused across explanations while
-#: the parameter is unchanged (its version counter moves on any in-place update).
-_DERIVED: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+from xaikit.engine.derived import new_generation
+from xaikit.engine.kinds import LAYER_KINDS, OpKind
 
 
 def clear_weight_cache() -> None:
-    """Forget the cached derived weights (they are rebuilt on demand)."""
-    _DERIVED.clear()
+    """Kept for compatibility: derived weights now live in the rules and never outlive a call."""
+    new_generation()
 
 
 @dataclass(frozen=True)
@@ -26,10 +24,9 @@ class LayerInfo:
 
     Attributes
     ----------
-    kind : str
-        ``"dense"`` (``F.linear`` and matrix products with a constant), ``"conv"``,
-        ``"conv_transpose"``, ``"activation"``, ``"sum"`` (additions, sums, averages,
-        average pools, normalization layers not merged) or ``"output"``.
+    kind : OpKind
+        What kind of operation it is (see :class:`~xaikit.engine.OpKind`); a ``str`` enum,
+        so ``info.kind == "conv"`` works.
     func : callable
         The torch function that was called.
     module : torch.nn.Module or None
@@ -44,12 +41,20 @@ class LayerInfo:
         ``-1`` for non-parametric operations.
     """
 
-    kind: str
+    kind: OpKind
     func: Callable[..., Any]
     module: nn.Module | None
     name: str
     index: int = -1
     kind_index: int = -1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", OpKind.parse(self.kind))
+
+    @property
+    def is_layer(self) -> bool:
+        """Whether this is a parametric linear layer (dense, convolution, transposed convolution)."""
+        return self.kind in LAYER_KINDS
 
     @property
     def is_first(self) -> bool:
@@ -79,6 +84,10 @@ class LinearOp:
     input_nonnegative: bool = False
     #: The tensors the model passed as weight and bias (keys of the derived-weight cache).
     sources: tuple[Tensor | None, Tensor | None] = (None, None)
+    #: The explanation call this layer runs in (derived weights are cached within it).
+    generation: int = 0
+    #: The engine's notes on this layer call: its input values, the output :meth:`own_forward` computed.
+    memo: dict[str, Tensor] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, inputs: Tensor, weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
         w = self.weight if weight is None else weight
@@ -102,37 +111,31 @@ class LinearOp:
 
     def with_params(self, weight: Tensor, bias: Tensor | None) -> LinearOp:
         """The same layer with other parameters (used to merge batch normalization)."""
-        return replace(self, weight=weight, bias=bias, output=None, sources=(None, None))
+        return replace(self, weight=weight, bias=bias, output=None, sources=(None, None), memo={})
 
-    def derived(
-        self, key: str, transform: Callable[[Tensor], Tensor], *, bias: bool = True
-    ) -> tuple[Tensor, Tensor | None]:
-        """``(transform(weight), transform(bias))``, cached per parameter and version.
+    def own_forward(self, inputs: Tensor, *, differentiable_rows: int | None = None) -> Tensor:
+        """The layer with its own weight and bias applied to ``inputs`` (a graph of the layer input).
 
-        ``key`` names the transform (include its hyper-parameters, e.g. ``"gamma=0.25"``);
-        with ``bias=False`` the bias is not transformed (``None`` is returned for it).
+        When ``inputs`` holds the layer's input values (the graph the engine handed the
+        rule, or :func:`~xaikit.engine.times_input` of it), the result is the layer's true
+        output, and the engine takes it from here instead of running the layer again.
+        ``differentiable_rows = n`` keeps the graph for the first ``n`` rows only (the others
+        are computed without one).
         """
-        return self._derived_one(0, key, transform), (
-            None if self.bias is None or not bias else self._derived_one(1, key, transform)
-        )
+        if differentiable_rows is None:
+            out = self(inputs, self.weight, self.bias)
+        else:
+            n = differentiable_rows
+            with torch.no_grad():
+                rest = self(inputs[n:].detach(), self.weight, self.bias)
+            out = torch.cat([self(inputs[:n], self.weight, self.bias), rest])
+        if _same_values(inputs, self.memo.get("input")):
+            self.memo["output"] = out.detach()
+        return out
 
-    def _derived_one(self, which: int, key: str, transform: Callable[[Tensor], Tensor]) -> Tensor:
-        tensor = self.weight if which == 0 else self.bias
-        assert tensor is not None
-        source = self.sources[which]
-        if source is None:
-            return transform(tensor)
-        entry = _DERIVED.get(source)
-        if entry is None:
-            entry = {}
-            _DERIVED[source] = entry
-        version = source._version
-        hit = entry.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        value = transform(tensor)
-        entry[key] = (version, value)
-        return value
+    def computed_output(self) -> Tensor | None:
+        """The output recorded by :meth:`own_forward` on the layer input, if it ran."""
+        return self.memo.get("output")
 
     def has_negative_inputs(self, inputs: Tensor) -> bool:
         """Whether ``inputs`` has negative entries (answered without a pass when known)."""
@@ -143,6 +146,18 @@ class LinearOp:
         if self.bias is None:
             return None
         shape = [1] * like.ndim
-        channel_dim = 1 if self.info.kind in ("conv", "conv_transpose") else like.ndim - 1
+        channel_dim = 1 if self.info.kind in (OpKind.CONV, OpKind.CONV_TRANSPOSE) else like.ndim - 1
         shape[channel_dim] = -1
         return self.bias.view(shape).expand_as(like)
+
+
+def _same_values(x: Tensor, reference: Tensor | None) -> bool:
+    """Whether ``x`` views the very memory of ``reference`` with the same layout (so the same values)."""
+    return (
+        reference is not None
+        and x.data_ptr() == reference.data_ptr()
+        and x.shape == reference.shape
+        and x.stride() == reference.stride()
+        and x.dtype == reference.dtype
+        and x.device == reference.device
+    )

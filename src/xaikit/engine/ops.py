@@ -208,6 +208,9 @@ for _family, _funcs in (
     for _f in _funcs:
         _TABLE[_f] = _family
 
+#: The families the engine ships with (what :func:`unregister_operation` restores).
+_BUILTIN: dict[Func, str] = dict(_TABLE)
+
 #: Max-pooling functions and the position of their ``return_indices`` argument. They route
 #: relevance by their natural gradient (winner takes all) unless a composite gives the
 #: ``"max_pool"`` kind a rule (DeepLIFT does, for completeness).
@@ -276,6 +279,19 @@ def register_operation(func: Func, family: str) -> None:
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
     _TABLE[func] = family
+
+
+def unregister_operation(func: Func) -> None:
+    """Undo :func:`register_operation` for ``func`` (a built-in operation gets its own family back).
+
+    Raises ``KeyError`` if ``func`` was never registered.
+    """
+    if func in _BUILTIN:
+        _TABLE[func] = _BUILTIN[func]
+    elif func in _TABLE:
+        del _TABLE[func]
+    else:
+        raise KeyError(f"{describe(func)} is not a registered operation")
 
 
 def family_of(func: Func) -> str | None:

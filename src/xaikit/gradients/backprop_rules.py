@@ -9,34 +9,38 @@ operation keeps its natural gradient (:func:`modified_gradient_composite`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from xaikit.engine.custom import Gradient
+from xaikit.engine.call import OpCall
+from xaikit.engine.kinds import OpKind
+from xaikit.engine.rule import ElementwiseRule
 from xaikit.gradients._engine import custom_backward, single_graph, vjp
-from xaikit.lrp.composites import Composite, Kind
+from xaikit.rules.composite import NATURAL, Composite
+from xaikit.rules.matchers import Kind
 
-#: Operation kinds that keep their natural gradient in the modified-backprop methods.
-NATURAL_KINDS = ("dense", "conv", "conv_transpose", "sum", "scale")
+_ACTIVATION: frozenset[OpKind] = frozenset({OpKind.ACTIVATION})
 
 
-def modified_gradient_composite(activation_rule: object, name: str) -> Composite:
+def modified_gradient_composite(activation_rule: ElementwiseRule, name: str) -> Composite:
     """Natural gradient everywhere except at activations, which get ``activation_rule``."""
-    return Composite([(Kind("activation"), activation_rule), (Kind(*NATURAL_KINDS), Gradient())], name=name)
+    return Composite([(Kind(OpKind.ACTIVATION), activation_rule)], name=name, defaults=NATURAL)
 
 
 @dataclass(frozen=True)
-class GuidedRule:
+class GuidedRule(ElementwiseRule):
     """Guided backpropagation (Springenberg et al., 2015): ``f'(z) * max(g, 0)``.
 
     For a ReLU, the backward signal is zeroed where the forward input or the backward
     signal is negative.
     """
 
-    def propagate_elementwise(self, call: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
+    kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
+
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The activation's value; backward ``f'(z) * max(g, 0)``."""
         graph = single_graph(graphs, "guided backpropagation")
         z = graph.detach()
@@ -44,14 +48,16 @@ class GuidedRule:
 
 
 @dataclass(frozen=True)
-class DeconvRule:
+class DeconvRule(ElementwiseRule):
     """DeconvNet (Zeiler and Fergus, 2014): ``max(g, 0)``, ignoring the forward input's sign.
 
     The activation's own derivative is dropped: the backward pass rectifies the signal
     exactly as the forward pass rectifies activations.
     """
 
-    def propagate_elementwise(self, call: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
+    kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
+
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The activation's value; backward ``max(g, 0)``."""
         graph = single_graph(graphs, "DeconvNet")
         return custom_backward(graph, value, lambda g: g.clamp(min=0))
@@ -67,7 +73,7 @@ def percentile_threshold(scores: Tensor, percentile: float) -> Tensor:
 
 
 @dataclass(frozen=True)
-class RectGradRule:
+class RectGradRule(ElementwiseRule):
     """RectGrad (Kim et al., 2019): pass the signal only where ``a * g`` exceeds a per-layer percentile.
 
     ``g_in = f'(z) * g * 1[a * g > tau]`` with ``a`` the activation output and ``tau`` the
@@ -80,13 +86,15 @@ class RectGradRule:
         The percentile ``q`` in ``[0, 100]``.
     """
 
+    kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
+
     percentile: float = 98.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.percentile <= 100.0:
             raise ValueError(f"percentile must lie in [0, 100], got {self.percentile}")
 
-    def propagate_elementwise(self, call: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The activation's value; backward rectified at the layer's percentile."""
         graph = single_graph(graphs, "RectGrad")
         z = graph.detach()

@@ -25,16 +25,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from xaikit.engine.custom import Gradient
+from xaikit.engine.call import OpCall
 from xaikit.engine.dispatch import Propagation
 from xaikit.engine.graft import graft
+from xaikit.engine.kinds import LAYER_KINDS, OpKind
 from xaikit.engine.layer import LinearOp
+from xaikit.engine.rule import ElementwiseRule, LayerRule
 from xaikit.gradients._engine import custom_backward, single_graph, vjp
-from xaikit.lrp.composites import Composite, Kind
+from xaikit.rules.composite import NATURAL, Composite
+from xaikit.rules.matchers import Kind
+
+_ACTIVATION: frozenset[OpKind] = frozenset({OpKind.ACTIVATION})
+_MAX_POOL: frozenset[OpKind] = frozenset({OpKind.MAX_POOL})
 
 
 def _half(t: Tensor, rows: int) -> int:
@@ -71,7 +78,7 @@ def _times_per_half(g: Tensor, m: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
-class RescaleRule:
+class RescaleRule(ElementwiseRule):
     """DeepLIFT's Rescale rule for elementwise activations.
 
     Parameters
@@ -82,10 +89,12 @@ class RescaleRule:
         Rows of the stacked batch ``[x; x_ref]`` (``0``: unchecked).
     """
 
+    kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
+
     eps: float = 1e-10
     rows: int = 0
 
-    def propagate_elementwise(self, call: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The activation's value; backward multiplies by ``(y - y_ref) / (z - z_ref)``."""
         graph = single_graph(graphs, "DeepLIFT")
         z = graph.detach()
@@ -97,7 +106,7 @@ class RescaleRule:
 
 
 @dataclass
-class RevealCancelRule:
+class RevealCancelRule(ElementwiseRule):
     """DeepLIFT's RevealCancel rule.
 
     For ``y = f(z)`` with ``z = W a + b`` the difference ``dz`` is split into the sums of
@@ -114,6 +123,8 @@ class RevealCancelRule:
     the Rescale rule; :attr:`fallbacks` counts them.
     """
 
+    kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
+
     eps: float = 1e-10
     rows: int = 0
     engine: Propagation | None = None
@@ -127,7 +138,7 @@ class RevealCancelRule:
         """Give the rule the engine, to look up the layer that feeds each activation."""
         self.engine = engine
 
-    def propagate_elementwise(self, call: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The activation's value; backward through the layer below with the split multipliers."""
         graph = single_graph(graphs, "DeepLIFT")
         layer = None if self.engine is None else self.engine.layer_of(graph)
@@ -181,7 +192,7 @@ class _Lazy:
 
 
 @dataclass(frozen=True)
-class MaxPoolRule:
+class MaxPoolRule(ElementwiseRule):
     """DeepLIFT multipliers for max-pooling, as in Captum.
 
     With ``o``, ``o_ref`` the pooled input and reference and ``M = max(o, o_ref)``, the
@@ -190,10 +201,12 @@ class MaxPoolRule:
     gradient where it is below ``eps``). The routed differences sum to ``o - o_ref``.
     """
 
+    kinds: ClassVar[frozenset[OpKind]] = _MAX_POOL
+
     eps: float = 1e-10
     rows: int = 0
 
-    def propagate_elementwise(self, call: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The pooled value; backward routes the output difference as described above."""
         graph = single_graph(graphs, "DeepLIFT max-pooling")
         a = graph.detach()
@@ -213,7 +226,7 @@ class MaxPoolRule:
         return custom_backward(graph, value, backward)
 
 
-class FirstHalfGradient:
+class FirstHalfGradient(LayerRule):
     """Natural gradient for the input half of a layer; the reference half is computed without a graph.
 
     Multipliers are only ever read off the input half, so the backward pass of every dense
@@ -221,17 +234,14 @@ class FirstHalfGradient:
     pass over ``2N`` rows and one backward pass over ``N``).
     """
 
-    uses_layer_weights = True
+    computes_layer_output: ClassVar[bool] = True
 
     def __init__(self, rows: int = 0) -> None:
         self.rows = rows
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
         """``op`` on both halves of ``a``, differentiable in the first."""
-        n = _half(a, self.rows)
-        with torch.no_grad():
-            reference = op(a[n:].detach(), op.weight, op.bias)
-        return torch.cat([op(a[:n], op.weight, op.bias), reference])
+        return op.own_forward(a, differentiable_rows=_half(a, self.rows))
 
     def __repr__(self) -> str:
         return "FirstHalfGradient()"
@@ -246,7 +256,7 @@ def deeplift_composite(rule: str, eps: float, rows: int = 0) -> tuple[Composite,
     """
     reveal: RevealCancelRule | None = None
     if rule == "rescale":
-        activation: object = RescaleRule(eps, rows)
+        activation: ElementwiseRule = RescaleRule(eps, rows)
     elif rule == "reveal_cancel":
         reveal = RevealCancelRule(eps, rows)
         activation = reveal
@@ -254,11 +264,11 @@ def deeplift_composite(rule: str, eps: float, rows: int = 0) -> tuple[Composite,
         raise ValueError(f"unknown DeepLIFT rule {rule!r}; choose 'rescale' or 'reveal_cancel'")
     composite = Composite(
         [
-            (Kind("activation"), activation),
-            (Kind("max_pool"), MaxPoolRule(eps, rows)),
-            (Kind("dense", "conv", "conv_transpose"), FirstHalfGradient(rows)),
-            (Kind("sum", "scale"), Gradient()),
+            (Kind(OpKind.ACTIVATION), activation),
+            (Kind(OpKind.MAX_POOL), MaxPoolRule(eps, rows)),
+            (Kind(*LAYER_KINDS), FirstHalfGradient(rows)),
         ],
         name=f"deeplift_{rule}",
+        defaults=NATURAL,
     )
     return composite, reveal

@@ -9,6 +9,7 @@ from torch import Tensor
 from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
+from xaikit.engine.rule import ElementwiseRule
 from xaikit.gradients._common import output_gradient
 from xaikit.gradients._engine import backward, run_engine
 from xaikit.gradients.backprop_rules import (
@@ -19,7 +20,7 @@ from xaikit.gradients.backprop_rules import (
 )
 
 
-def modified_gradient(model: Model, inputs: Tensor, target: Target, rule: object, name: str) -> tuple[Tensor, Tensor, ResolvedTarget]:
+def modified_gradient(model: Model, inputs: Tensor, target: Target, rule: ElementwiseRule, name: str) -> tuple[Tensor, Tensor, ResolvedTarget]:
     """The gradient with ``rule`` at every activation; returns it, the explained value and the target."""
     prop, leaf, out = run_engine(model, inputs, modified_gradient_composite(rule, name))
     values = out.detach()
@@ -32,7 +33,7 @@ class _ModifiedBackprop(Explainer):
     """One forward pass under the engine, one modified backward pass."""
 
     @abstractmethod
-    def _rule(self) -> object:
+    def _rule(self) -> ElementwiseRule:
         """The activation rule."""
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
@@ -49,7 +50,7 @@ class GuidedBackprop(_ModifiedBackprop):
     hook-based implementations miss.
     """
 
-    def _rule(self) -> object:
+    def _rule(self) -> ElementwiseRule:
         return GuidedRule()
 
 
@@ -61,7 +62,7 @@ class DeconvNet(_ModifiedBackprop):
     through the forward pass's switches.
     """
 
-    def _rule(self) -> object:
+    def _rule(self) -> ElementwiseRule:
         return DeconvRule()
 
 
@@ -87,7 +88,7 @@ class RectGrad(_ModifiedBackprop):
         self.multiply_by_inputs = multiply_by_inputs
         self._rectgrad = RectGradRule(percentile)
 
-    def _rule(self) -> object:
+    def _rule(self) -> ElementwiseRule:
         return self._rectgrad
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:

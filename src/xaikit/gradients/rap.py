@@ -34,10 +34,13 @@ from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import Target
 from xaikit.engine.graft import safe_reciprocal
+from xaikit.engine.kinds import LAYER_KINDS, OpKind
 from xaikit.engine.layer import LinearOp
+from xaikit.engine.rule import LayerRule
 from xaikit.gradients._engine import custom_backward, run_engine
-from xaikit.lrp.composites import Composite, Kind
-from xaikit.lrp.rules import Norm, Pass
+from xaikit.rules.composite import Composite
+from xaikit.rules.elementwise import Norm, Pass
+from xaikit.rules.matchers import Kind
 
 
 def _signed_parts(op: LinearOp, a: Tensor) -> tuple[Tensor, Tensor]:
@@ -75,10 +78,8 @@ def rap_layer_backward(op: LinearOp, a: Tensor, relevance: Tensor) -> Tensor:
     return uniform_shift(spread, _sum(relevance))
 
 
-class RapRule:
+class RapRule(LayerRule):
     """The RAP rule for dense and convolution layers (steps 2 and 3)."""
-
-    uses_layer_weights = False
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
         """A tensor equal to ``op(a)`` whose backward pass applies RAP."""
@@ -93,9 +94,9 @@ def rap_composite() -> Composite:
     """RAP for layers, normalizing rule for sums and pools, pass-through for activations."""
     return Composite(
         [
-            (Kind("dense", "conv", "conv_transpose"), RapRule()),
-            (Kind("sum"), Norm()),
-            (Kind("activation", "scale"), Pass()),
+            (Kind(*LAYER_KINDS), RapRule()),
+            (Kind(OpKind.SUM), Norm()),
+            (Kind(OpKind.ACTIVATION, OpKind.SCALE), Pass()),
         ],
         name="rap",
     )

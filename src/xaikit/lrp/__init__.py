@@ -1,32 +1,32 @@
-"""Layer-wise relevance propagation: rules, composites and the explainer."""
+"""Layer-wise relevance propagation: the explainer, with the rules and composites of :mod:`xaikit.rules`."""
 
-from xaikit.lrp.composites import (
+from xaikit.lrp.explainer import LRP, logodds_graph, run_propagation
+from xaikit.rules import (
+    LRP0,
     All,
+    AlphaBeta,
     Composite,
+    ElementwiseRule,
+    Epsilon,
     FirstLayer,
+    Flat,
+    Gamma,
     Kind,
     KindIndexBelow,
     LayerName,
+    LayerRule,
     LayerType,
-    as_composite,
-    composites,
-    get_composite,
-    register_composite,
-)
-from xaikit.lrp.explainer import LRP, logodds_graph, run_propagation
-from xaikit.lrp.rules import (
-    LRP0,
-    AlphaBeta,
-    ElementwiseRule,
-    Epsilon,
-    Flat,
-    Gamma,
     Norm,
     Pass,
     Rule,
     WSquare,
     ZBox,
     ZPlus,
+    as_composite,
+    composites,
+    get_composite,
+    register_composite,
+    unregister_composite,
 )
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "Kind",
     "KindIndexBelow",
     "LayerName",
+    "LayerRule",
     "LayerType",
     "Norm",
     "Pass",
@@ -56,4 +57,5 @@ __all__ = [
     "logodds_graph",
     "register_composite",
     "run_propagation",
+    "unregister_composite",
 ]

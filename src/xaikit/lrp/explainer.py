@@ -12,9 +12,11 @@ from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.engine.dispatch import Propagation
+from xaikit.engine.kinds import OpKind
 from xaikit.engine.layer import LayerInfo, LinearOp
 from xaikit.engine.ops import LINEAR
-from xaikit.lrp.composites import Composite, as_composite
+from xaikit.rules.composite import Composite
+from xaikit.rules.presets import as_composite
 
 
 def _batched_linear(inputs: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -71,8 +73,8 @@ def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Ten
     others = others[others != idx[:, None]].view(n, k - 1)
     weight = op.weight[idx][:, None, :] - op.weight[others]
     bias = None if op.bias is None else op.bias[idx][:, None] - op.bias[others]
-    info = LayerInfo(kind="dense", func=F.linear, module=op.info.module, name=op.info.name, index=op.info.index)
-    diff = LinearOp(func=_batched_linear, weight=weight, bias=bias, info=info)
+    info = LayerInfo(kind=OpKind.DENSE, func=F.linear, module=op.info.module, name=op.info.name, index=op.info.index)
+    diff = LinearOp(func=_batched_linear, weight=weight, bias=bias, info=info, generation=op.generation)
     with torch.enable_grad():
         h = rule.propagate(diff, prop.graph_of(source))
     hv = h.detach()

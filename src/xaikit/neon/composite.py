@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from xaikit.engine import LayerInfo
-from xaikit.lrp.composites import Composite, LayerType, as_composite, register_composite
-from xaikit.lrp.rules import WSquare
+from xaikit.engine import LayerInfo, OpKind, Rule
 from xaikit.neon.layers import DifferenceLayer, RandomFeatureMap
 from xaikit.neon.rules import Midpoint
+from xaikit.rules.composite import Composite
+from xaikit.rules.linear import WSquare
+from xaikit.rules.matchers import LayerType
+from xaikit.rules.presets import as_composite, register_composite
 
 __all__ = ["LINEAR_RULES", "NeonComposite", "neon_composite"]
 
@@ -17,7 +19,7 @@ __all__ = ["LINEAR_RULES", "NeonComposite", "neon_composite"]
 LINEAR_RULES: tuple[str, ...] = ("wsquare", "midpoint")
 
 
-def _linear_rule(rule: str) -> Any:
+def _linear_rule(rule: str) -> Rule:
     if rule == "wsquare":
         return WSquare(epsilon=0.0)
     if rule == "midpoint":
@@ -36,12 +38,16 @@ class NeonComposite(Composite):
 
     base: Composite | None = None
 
-    def rule_for(self, info: LayerInfo) -> Any:
+    def rule_for(self, info: LayerInfo) -> Rule | None:
         """The NEON rule for neuralized layers, else the base composite's rule."""
         rule = super().rule_for(info)
         if rule is None and self.base is not None:
             return self.base.rule_for(info)
         return rule
+
+    def default_for(self, kind: OpKind) -> Rule | None:
+        """The base composite's default (the LRP defaults without a base)."""
+        return super().default_for(kind) if self.base is None else self.base.default_for(kind)
 
     def bind(self, model: Any) -> Composite:
         """Bind the base composite to ``model`` (presets that count layers need it)."""

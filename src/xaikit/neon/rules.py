@@ -7,14 +7,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from xaikit.engine import LinearOp, relevance_ratio, stabilize, times_input
-from xaikit.lrp.rules import Rule
+from xaikit.engine import LayerRule, LinearOp, relevance_ratio, stabilize, times_input
 
 __all__ = ["Midpoint"]
 
 
 @dataclass(frozen=True)
-class Midpoint(Rule):
+class Midpoint(LayerRule):
     """``R_i = sum_k w_ik (x_i - m_ik) / h_k R_k`` with ``m_k`` a root point of ``h_k``.
 
     For k-means ``m_k = (mu_c + mu_k) / 2`` (the midpoint between the two centroids,
@@ -37,6 +36,7 @@ class Midpoint(Rule):
     epsilon: float = 0.0
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
+        """``sum_k w_ik (x_i - m_ik) / h_k R_k`` as a graph of ``a``."""
         roots = self.roots if self.roots is not None else getattr(op.info.module, "roots", None)
         if not isinstance(roots, Tensor) or roots.shape != op.weight.shape:
             where = type(op.info.module).__name__ if op.info.module is not None else "a function"

@@ -1,4 +1,4 @@
-"""LRP rules as small declarative objects.
+"""LRP rules for parametric linear layers, as small declarative objects.
 
 Each rule maps the relevance of a layer's outputs to its inputs. In the engine's
 convention the gradient that flows backward *is* the relevance, so a rule only has to
@@ -20,29 +20,19 @@ and w-square; Lapuschkin et al. (2019) for flat.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from xaikit.engine.graft import graft, stabilized_ratio, stabilized_reciprocal, times_input
 from xaikit.engine.layer import LinearOp
+from xaikit.engine.rule import LayerRule
 
+#: An input bound of z^B: a number or a tensor broadcastable to the layer input.
 Bound = float | Tensor
-
-
-class Rule(ABC):
-    """A rule for parametric linear layers (dense, convolution, transposed convolution)."""
-
-    #: True when the rule uses the layer's own weights unchanged (the value can be
-    #: read off the propagation graph, saving one forward of the layer).
-    uses_layer_weights: bool = False
-
-    @abstractmethod
-    def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
-        """Return a tensor equal to ``op(a)`` whose gradient w.r.t. ``a`` is the rule's relevance map."""
 
 
 def _clamp_pos(t: Tensor) -> Tensor:
@@ -53,18 +43,18 @@ def _clamp_neg(t: Tensor) -> Tensor:
     return t.clamp(max=0)
 
 
-def _pos(op: LinearOp) -> tuple[Tensor, Tensor | None]:
-    """``(w^+, b^+)``, cached."""
-    return op.derived("pos", _clamp_pos)
+def _pos(rule: LayerRule, op: LinearOp) -> tuple[Tensor, Tensor | None]:
+    """``(w^+, b^+)``, cached in ``rule``."""
+    return rule.derive(op, _clamp_pos)
 
 
-def _neg(op: LinearOp) -> tuple[Tensor, Tensor | None]:
-    """``(w^-, b^-)``, cached."""
-    return op.derived("neg", _clamp_neg)
+def _neg(rule: LayerRule, op: LinearOp) -> tuple[Tensor, Tensor | None]:
+    """``(w^-, b^-)``, cached in ``rule``."""
+    return rule.derive(op, _clamp_neg)
 
 
 @dataclass(frozen=True)
-class Epsilon(Rule):
+class Epsilon(LayerRule):
     """LRP-epsilon: ``rho(w) = w``, denominator ``z_k + eps * sign(z_k)``.
 
     Parameters
@@ -79,14 +69,15 @@ class Epsilon(Rule):
 
     epsilon: float = 1e-6
     relative: bool = True
-    uses_layer_weights = True
+    computes_layer_output: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if self.epsilon < 0:
             raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
-        u = op(times_input(a), op.weight, op.bias)
+        """``sum_k a_j w_jk / (z_k + eps sign(z_k)) R_k`` as a graph of ``a``."""
+        u = op.own_forward(times_input(a))
         return stabilized_ratio(u, u.detach(), self.epsilon, self.relative)
 
 
@@ -96,7 +87,7 @@ def LRP0() -> Epsilon:
 
 
 @dataclass(frozen=True)
-class _Modified(Rule):
+class _Modified(LayerRule):
     """Shared machinery of rules whose numerator and denominator use ``rho(w)``.
 
     ``epsilon`` and ``relative`` (keyword-only) configure the stabilizer of the denominator.
@@ -129,9 +120,13 @@ def _split_by_sign(
 
 @dataclass(frozen=True)
 class Gamma(_Modified):
-    """LRP-gamma: ``rho(w) = w + gamma * w^+`` (and the same on the bias).
+    """LRP-gamma: each contribution ``z_jk = a_j w_jk`` becomes ``z_jk + gamma * z_jk^+`` (bias: ``b + gamma b^+``).
 
-    Favours positive contributions; ``gamma -> inf`` approaches z-plus.
+    Favours positive contributions; ``gamma -> inf`` approaches z-plus. Contributions are
+    split by the sign of ``a_j w_jk``, as in :class:`ZPlus` and :class:`AlphaBeta`: for
+    non-negative inputs (after a ReLU) this is the textbook ``rho(w) = w + gamma w^+``; a
+    negative input ``a_j`` contributes positively through ``w^-``, so it gets
+    ``w + gamma w^-``.
 
     Parameters
     ----------
@@ -139,9 +134,9 @@ class Gamma(_Modified):
         Weight of the positive contributions.
     signed : bool
         For outputs ``z_k < 0`` (which carry relevance only before a residual addition
-        or without a following ReLU) use ``rho(w) = w + gamma * w^-`` instead, so the
-        denominator keeps the sign of ``z_k`` and never crosses zero. Outputs feeding a
-        ReLU always use the textbook rule.
+        or without a following ReLU) favour the negative contributions instead
+        (``z_jk + gamma z_jk^-``), so the denominator keeps the sign of ``z_k`` and never
+        crosses zero. Outputs feeding a ReLU always use the textbook rule.
     """
 
     gamma: float = 0.25
@@ -151,16 +146,27 @@ class Gamma(_Modified):
         if self.gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {self.gamma}")
 
+    def _favour_positive(self, w: Tensor) -> Tensor:
+        return w + self.gamma * w.clamp(min=0)
+
+    def _favour_negative(self, w: Tensor) -> Tensor:
+        return w + self.gamma * w.clamp(max=0)
+
     def _graph(self, op: LinearOp, a: Tensor, positive: bool) -> Tensor:
-        gamma = self.gamma
-
-        def rho(t: Tensor) -> Tensor:
-            return t + gamma * (t.clamp(min=0) if positive else t.clamp(max=0))
-
-        w, b = op.derived(f"gamma{'+' if positive else '-'}{gamma}", rho)
-        return op(times_input(a), w, b)
+        """``sum_j (z_jk + gamma z_jk^{+ or -})`` plus the bias term, as a graph of ``a``."""
+        same, other = (self._favour_positive, self._favour_negative)
+        if not positive:
+            same, other = other, same
+        ga = times_input(a)
+        w, b = self.derive(op, same)
+        if not op.has_negative_inputs(a):
+            return op(ga, w, b)
+        # a negative input turns the sign of each contribution: it is favoured through the other sign
+        w_other, _ = self.derive(op, other)
+        return op(ga.clamp(min=0), w, b) + op(ga.clamp(max=0), w_other, None)
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
+        """The gamma rule, sign-aware for negative outputs when :attr:`signed`."""
         z = op.value(a)
         negative = z < 0
         if not self.signed or not bool(negative.any()):
@@ -174,26 +180,26 @@ class Gamma(_Modified):
         return self._ratio(self._graph(op, a, True), op.value(a))
 
 
-def _signed_part(op: LinearOp, a: Tensor, bias: bool, positive: bool) -> Tensor:
+def _signed_part(rule: LayerRule, op: LinearOp, a: Tensor, bias: bool, positive: bool) -> Tensor:
     """``sum_j (a_j w_jk)^+`` (or ``^-``), plus ``b^+`` (``b^-``), as a graph of ``a``.
 
     The gradient reaching ``a`` is multiplied by ``a``. For inputs of both signs the
     positive part is ``a^+ w^+ + a^- w^-`` (and the negative part ``a^+ w^- + a^- w^+``).
     """
     ga = times_input(a)
-    (w_same, b_same), (w_other, _) = (_pos(op), _neg(op)) if positive else (_neg(op), _pos(op))
+    (w_same, b_same), (w_other, _) = (_pos(rule, op), _neg(rule, op)) if positive else (_neg(rule, op), _pos(rule, op))
     b = b_same if bias else None
     if op.has_negative_inputs(a):
         return op(ga.clamp(min=0), w_same, b) + op(ga.clamp(max=0), w_other, None)
     return op(ga, w_same, b)
 
 
-def _positive_part(op: LinearOp, a: Tensor, bias: bool) -> Tensor:
-    return _signed_part(op, a, bias, positive=True)
+def _positive_part(rule: LayerRule, op: LinearOp, a: Tensor, bias: bool) -> Tensor:
+    return _signed_part(rule, op, a, bias, positive=True)
 
 
-def _negative_part(op: LinearOp, a: Tensor, bias: bool) -> Tensor:
-    return _signed_part(op, a, bias, positive=False)
+def _negative_part(rule: LayerRule, op: LinearOp, a: Tensor, bias: bool) -> Tensor:
+    return _signed_part(rule, op, a, bias, positive=False)
 
 
 @dataclass(frozen=True)
@@ -235,11 +241,11 @@ class AlphaBeta(_Modified):
     def _propagate(self, op: LinearOp, a: Tensor, allow_signed: bool) -> Tensor:
         z = op.value(a)
         signed = self.signed and allow_signed
-        pos = _positive_part(op, a, self.bias)
+        pos = _positive_part(self, op, a, self.bias)
         if self.beta == 0 and not (signed and bool((z < 0).any())):
             return self._ratio(pos, z)
         negative = (z < 0) if signed else torch.zeros_like(z, dtype=torch.bool)
-        neg = _negative_part(op, a, self.bias)
+        neg = _negative_part(self, op, a, self.bias)
         if self.beta == 0:
             # z-plus, signed: each output keeps only the contributions of its own sign
             return _split_by_sign(z, pos, neg, self._inverse(pos), self._inverse(neg), negative)
@@ -254,6 +260,7 @@ class AlphaBeta(_Modified):
         return graft(graft(pos, z, scale_pos) + graft(neg, z, scale_neg), z)
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
+        """The alpha-beta rule, sign-aware for negative outputs when :attr:`signed`."""
         return self._propagate(op, a, allow_signed=True)
 
     def propagate_positive(self, op: LinearOp, a: Tensor) -> Tensor:
@@ -288,23 +295,47 @@ class ZBox(_Modified):
     Parameters
     ----------
     low, high : float or torch.Tensor, optional
-        The bounds, broadcastable to the layer input (for example per channel ``(C, 1, 1)``).
-        By default the minimum and maximum of the batch.
+        The bounds of the data domain, broadcastable to the layer input (for example per
+        channel ``(C, 1, 1)``): ``0`` and ``1`` for images scaled to ``[0, 1]``. Where not
+        given, each sample's own minimum (maximum) is used, so that one sample's heatmap
+        never depends on the rest of the batch.
+
+    Raises
+    ------
+    ValueError
+        Where the bounds leave no room (``high - low == 0`` anywhere, for example a
+        constant image with the per-sample default): z^B would divide by a sum of
+        zeros; pass the data range as ``low``/``high``.
     """
 
     low: Bound | None = None
     high: Bound | None = None
 
+    def _bound(self, given: Bound | None, a: Tensor, reduce: str) -> Tensor:
+        if given is not None:
+            return torch.as_tensor(given, dtype=a.dtype, device=a.device).expand_as(a)
+        flat = a.detach().flatten(1)
+        per_sample = flat.amin(1) if reduce == "min" else flat.amax(1)
+        return per_sample.view(-1, *([1] * (a.ndim - 1))).expand_as(a)
+
+    def _stacked(self, w: Tensor) -> Tensor:
+        return torch.cat([w, -w.clamp(min=0), -w.clamp(max=0)], dim=1)
+
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
-        ad = a.detach()
-        low = ad.min() if self.low is None else torch.as_tensor(self.low, dtype=a.dtype, device=a.device)
-        high = ad.max() if self.high is None else torch.as_tensor(self.high, dtype=a.dtype, device=a.device)
-        low, high = low.expand_as(a), high.expand_as(a)
-        (w_pos, _), (w_neg, _) = _pos(op), _neg(op)
+        """The z^B rule between :attr:`low` and :attr:`high`."""
+        low, high = self._bound(self.low, a, "min"), self._bound(self.high, a, "max")
+        if bool((high == low).any()):
+            where = "a sample of the batch is constant" if self.low is None and self.high is None else "high == low somewhere"
+            raise ValueError(
+                f"the z^B rule needs bounds with high > low, but {where}; pass the range of your data, "
+                "for example composite_options={'low': 0.0, 'high': 1.0} for images in [0, 1] "
+                "(or ZBox(low=..., high=...))"
+            )
+        (w_pos, _), (w_neg, _) = _pos(self, op), _neg(self, op)
         parts = (times_input(a), times_input(a, low, low), times_input(a, high, high))
         if _concatenable(op):
             # one layer call over stacked input channels instead of three
-            weight, _ = op.derived("zbox", lambda w: torch.cat([w, -w.clamp(min=0), -w.clamp(max=0)], dim=1), bias=False)
+            weight, _ = self.derive(op, self._stacked, bias=False)
             u = op(torch.cat(parts, dim=1), weight, None)
         else:
             u = op(parts[0], op.weight, None) - op(parts[1], w_pos, None) - op(parts[2], w_neg, None)
@@ -313,8 +344,6 @@ class ZBox(_Modified):
 
 def _concatenable(op: LinearOp) -> bool:
     """Whether stacking inputs along dim 1 and weights along their input dim is equivalent."""
-    import torch.nn.functional as F
-
     if op.layout != "right" or op.weight.ndim < 2:
         return False
     if op.func is F.linear:
@@ -335,8 +364,10 @@ class _InputIndependent(_Modified):
         raise NotImplementedError
 
     def propagate(self, op: LinearOp, a: Tensor) -> Tensor:
+        """``R_j = sum_k rho(w_jk) / sum_j rho(w_jk) R_k``."""
         ones = _ones_like_input(a)
-        u = op(times_input(a, ones, ones), self._rho(op.weight), None)
+        weight, _ = self.derive(op, self._rho, bias=False)
+        u = op(times_input(a, ones, ones), weight, None)
         return self._ratio(u, op.value(a))
 
 
@@ -354,37 +385,3 @@ class WSquare(_InputIndependent):
 
     def _rho(self, w: Tensor) -> Tensor:
         return w * w
-
-
-class ElementwiseRule(ABC):
-    """A rule for parameter-free operations (activations, sums, pools)."""
-
-    @abstractmethod
-    def propagate_elementwise(self, func: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
-        """``func`` applied to the graph inputs gives the modified forward; ``value`` is the true output."""
-
-
-@dataclass(frozen=True)
-class Pass(ElementwiseRule):
-    """Pass-through: relevance is handed on unchanged (activations, scaling by constants)."""
-
-    def propagate_elementwise(self, func: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
-        if len(graphs) != 1:
-            raise ValueError("the pass-through rule applies to operations with one input carrying relevance")
-        return graft(graphs[0], value)
-
-
-@dataclass(frozen=True)
-class Norm(ElementwiseRule):
-    """Normalizing rule for parameter-free sums and pools: LRP-0/epsilon with unit weights.
-
-    ``R_j = a_j / (sum_j a_j + constants) R_k`` for additions (a residual ``a + b`` splits
-    relevance in proportion to ``a`` and ``b``), sum/mean, average pools.
-    """
-
-    epsilon: float = 1e-9
-    relative: bool = True
-
-    def propagate_elementwise(self, func: Callable[..., Tensor], graphs: list[Tensor], value: Tensor) -> Tensor:
-        u = func(*[times_input(g) for g in graphs])
-        return stabilized_ratio(u, value, self.epsilon, self.relative)

@@ -1,0 +1,69 @@
+"""One intercepted call of a torch function, as a rule sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import Tensor
+from torch.utils._pytree import TreeSpec, tree_flatten
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """A call ``func(*args, **kwargs)`` whose relevance-carrying tensors a rule may replace.
+
+    Calling it, ``call(t1, t2, ...)``, re-runs the function with the carrying tensors
+    replaced by ``t1, t2, ...`` (in the order they appear in the arguments) and every
+    other argument as the model passed it. :attr:`args` and :attr:`kwargs` are the call's
+    arguments with the carrying tensors replaced by their true (detached) values, so a
+    rule can read the constants of the call (a dimension, a support set, a temperature).
+
+    Attributes
+    ----------
+    func : callable
+        The torch function, ``Tensor`` method or :func:`~xaikit.engine.explainable` function.
+    args, kwargs
+        The arguments, carrying tensors replaced by their values.
+    """
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    _flat: tuple[Any, ...]
+    _spec: TreeSpec
+    _positions: tuple[int, ...]
+
+    @classmethod
+    def of(
+        cls, func: Callable[..., Any], args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any],
+        carries: Callable[[Any], bool], value_of: Callable[[Tensor], Tensor],
+    ) -> tuple[OpCall, list[Tensor]]:
+        """The call and its carrying tensors (those for which ``carries`` holds)."""
+        flat, spec = tree_flatten((list(args), dict(kwargs)))
+        positions = tuple(i for i, t in enumerate(flat) if carries(t))
+        carried = [flat[i] for i in positions]
+        values = list(flat)
+        for i in positions:
+            values[i] = value_of(flat[i])
+        a, k = spec.unflatten(values)
+        return cls(func, tuple(a), dict(k), tuple(flat), spec, positions), carried
+
+    def arguments(self, *tensors: Tensor) -> tuple[list[Any], dict[str, Any]]:
+        """The call's positional and keyword arguments with the carrying tensors replaced."""
+        if len(tensors) != len(self._positions):
+            raise ValueError(f"this call has {len(self._positions)} carrying tensor(s), got {len(tensors)}")
+        new = list(self._flat)
+        for i, t in zip(self._positions, tensors):
+            new[i] = t
+        a, k = self._spec.unflatten(new)
+        return list(a), dict(k)
+
+    def __call__(self, *tensors: Tensor) -> Any:
+        a, k = self.arguments(*tensors)
+        return self.func(*a, **k)
+
+    def on_values(self) -> Any:
+        """The call on the true values (no replacement)."""
+        return self.func(*self.args, **self.kwargs)

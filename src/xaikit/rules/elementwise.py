@@ -1,0 +1,48 @@
+"""LRP rules for parameter-free operations: pass-through and the normalizing rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor
+
+from xaikit.engine.call import OpCall
+from xaikit.engine.graft import graft, stabilized_ratio, times_input
+from xaikit.engine.kinds import OpKind
+from xaikit.engine.rule import ElementwiseRule
+
+
+@dataclass(frozen=True)
+class Pass(ElementwiseRule):
+    """Pass-through: relevance is handed on unchanged (activations, scaling by constants).
+
+    Serves operations with one relevance-carrying input of the output's shape; sums and
+    pools, which mix several values, need :class:`Norm`.
+    """
+
+    kinds: ClassVar[frozenset[OpKind]] = frozenset({OpKind.ACTIVATION, OpKind.SCALE})
+
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+        """The value of the operation, the relevance of its input unchanged."""
+        if len(graphs) != 1:
+            raise ValueError("the pass-through rule applies to operations with one input carrying relevance")
+        return graft(graphs[0], value)
+
+
+@dataclass(frozen=True)
+class Norm(ElementwiseRule):
+    """Normalizing rule for parameter-free sums and pools: LRP-0/epsilon with unit weights.
+
+    ``R_j = a_j / (sum_j a_j + constants) R_k`` for additions (a residual ``a + b`` splits
+    relevance in proportion to ``a`` and ``b``), sum/mean, average pools.
+    """
+
+    kinds: ClassVar[frozenset[OpKind]] = frozenset({OpKind.SUM})
+    epsilon: float = 1e-9
+    relative: bool = True
+
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+        """``R_j = a_j / stabilize(sum_j a_j) R_k`` through the operation itself."""
+        u = call(*[times_input(g) for g in graphs])
+        return stabilized_ratio(u, value, self.epsilon, self.relative)

@@ -1,0 +1,253 @@
+"""Named composite presets and their registry (``composite="epsilon_plus"``).
+
+Each preset is a factory whose keyword arguments are the options of its rules; every
+preset accepts the options of every rule it uses, and unknown options raise
+:class:`~xaikit.utils.options.OptionError` listing the valid ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from xaikit.engine.kinds import LAYER_KINDS, OpKind
+from xaikit.rules.composite import Composite
+from xaikit.rules.elementwise import Norm
+from xaikit.rules.linear import AlphaBeta, Bound, Epsilon, Flat, Gamma, ZBox, ZPlus
+from xaikit.rules.matchers import FirstLayer, Kind, KindIndexBelow, Matcher
+from xaikit.utils.options import check_options, option_names
+
+_PRESETS: dict[str, Callable[..., Composite]] = {}
+
+
+def register_composite(name: str) -> Callable[[Callable[..., Composite]], Callable[..., Composite]]:
+    """Register a composite factory under ``name`` (used by ``composite="name"``).
+
+    The factory's keyword arguments are the preset's options.
+    """
+
+    def decorate(factory: Callable[..., Composite]) -> Callable[..., Composite]:
+        if name in _PRESETS and _PRESETS[name] is not factory:
+            raise ValueError(f"a composite preset named {name!r} is already registered")
+        _PRESETS[name] = factory
+        return factory
+
+    return decorate
+
+
+def unregister_composite(name: str) -> None:
+    """Remove the preset ``name`` (``KeyError`` if there is none)."""
+    del _PRESETS[name]
+
+
+def composites() -> list[str]:
+    """Names of the registered composite presets."""
+    return sorted(_PRESETS)
+
+
+def composite_options(name: str) -> list[str]:
+    """The options the preset ``name`` accepts."""
+    return option_names(_factory(name)) or []
+
+
+def _factory(name: str) -> Callable[..., Composite]:
+    try:
+        return _PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown composite {name!r}; presets are: {', '.join(composites())}") from None
+
+
+def get_composite(name: str, **options: Any) -> Composite:
+    """Build the preset ``name`` with ``options`` (for example ``low``/``high`` for z^B)."""
+    factory = _factory(name)
+    composite = factory(**check_options(f"composite {name!r}", options, option_names(factory)))
+    composite.name = name
+    return composite
+
+
+def as_composite(composite: str | Composite | None, **options: Any) -> Composite:
+    """A composite from a preset name or object (``None``: ``epsilon_plus``)."""
+    if composite is None:
+        composite = "epsilon_plus"
+    if isinstance(composite, str):
+        return get_composite(composite, **options)
+    if options:
+        raise TypeError("composite options apply to preset names only; configure the Composite object instead")
+    if not isinstance(composite, Composite):
+        raise TypeError(f"composite must be a preset name or a xaikit.rules.Composite, got {type(composite).__name__}")
+    return composite
+
+
+_LAYERS = Kind(*LAYER_KINDS)
+_CONV = Kind(OpKind.CONV, OpKind.CONV_TRANSPOSE)
+_DENSE = Kind(OpKind.DENSE)
+
+
+def _first(flat: bool, low: Bound | None, high: Bound | None, relative: bool) -> list[tuple[Matcher, Any]]:
+    if flat:
+        return [(FirstLayer(), Flat(relative=relative))]
+    return [(FirstLayer(), ZBox(low=low, high=high, relative=relative))]
+
+
+@register_composite("epsilon")
+def _epsilon(epsilon: float = 1e-6, relative: bool = True) -> Composite:
+    """LRP-epsilon on every layer."""
+    return Composite([(_LAYERS, Epsilon(epsilon, relative))])
+
+
+@register_composite("lrp0")
+def _lrp0() -> Composite:
+    """LRP-0 everywhere, sums and pools included (equals gradient x input on ReLU networks)."""
+    return Composite([(_LAYERS, Epsilon(0.0)), (Kind(OpKind.SUM), Norm(0.0))])
+
+
+@register_composite("gamma")
+def _gamma(gamma: float = 0.25, signed: bool = True, relative: bool = True) -> Composite:
+    """LRP-gamma on every layer."""
+    rule = Gamma(gamma=gamma, signed=signed, relative=relative)
+    return Composite([(_CONV, rule), (_DENSE, rule)])
+
+
+@register_composite("zplus")
+def _zplus(bias: bool = True, signed: bool = True, relative: bool = True) -> Composite:
+    """z-plus on every layer."""
+    return Composite([(_LAYERS, ZPlus(bias=bias, signed=signed, relative=relative))])
+
+
+@register_composite("alpha1_beta0")
+def _alpha1_beta0(bias: bool = True, signed: bool = True, relative: bool = True) -> Composite:
+    """alpha1-beta0 on every layer (z-plus)."""
+    return Composite([(_LAYERS, AlphaBeta(alpha=1.0, beta=0.0, bias=bias, signed=signed, relative=relative))])
+
+
+def _preset(conv_rule: Any, first: list[tuple[Matcher, Any]], epsilon: float, relative: bool) -> Composite:
+    return Composite([*first, (_CONV, conv_rule), (_DENSE, Epsilon(epsilon, relative))])
+
+
+@register_composite("epsilon_plus")
+def _epsilon_plus(epsilon: float = 1e-6, relative: bool = True, bias: bool = True, signed: bool = True) -> Composite:
+    """z-plus on convolutions, epsilon on dense layers."""
+    return _preset(ZPlus(bias=bias, signed=signed, relative=relative), [], epsilon, relative)
+
+
+@register_composite("epsilon_plus_flat")
+def _epsilon_plus_flat(epsilon: float = 1e-6, relative: bool = True, bias: bool = True, signed: bool = True) -> Composite:
+    """Flat on the first layer, z-plus on convolutions, epsilon on dense layers."""
+    return _preset(ZPlus(bias=bias, signed=signed, relative=relative), _first(True, None, None, relative), epsilon, relative)
+
+
+@register_composite("epsilon_gamma_box")
+def _epsilon_gamma_box(
+    low: Bound | None = None,
+    high: Bound | None = None,
+    gamma: float = 0.25,
+    epsilon: float = 1e-6,
+    relative: bool = True,
+    signed: bool = True,
+) -> Composite:
+    """z^B on the first layer, gamma on convolutions, epsilon on dense layers.
+
+    ``low``/``high`` bound the input (the data range, for example 0 and 1 for images in
+    [0, 1]); by default each sample's own minimum and maximum.
+    """
+    return _preset(Gamma(gamma=gamma, signed=signed, relative=relative), _first(False, low, high, relative), epsilon, relative)
+
+
+@register_composite("epsilon_gamma_box_flat")
+def _epsilon_gamma_flat(gamma: float = 0.25, epsilon: float = 1e-6, relative: bool = True, signed: bool = True) -> Composite:
+    """Flat on the first layer, gamma on convolutions, epsilon on dense layers."""
+    return _preset(Gamma(gamma=gamma, signed=signed, relative=relative), _first(True, None, None, relative), epsilon, relative)
+
+
+@register_composite("epsilon_alpha2_beta1")
+def _epsilon_alpha2_beta1(epsilon: float = 1e-6, relative: bool = True, bias: bool = True, signed: bool = True) -> Composite:
+    """alpha2-beta1 on convolutions, epsilon on dense layers."""
+    return _preset(AlphaBeta(2.0, 1.0, bias=bias, signed=signed, relative=relative), [], epsilon, relative)
+
+
+@register_composite("epsilon_alpha2_beta1_flat")
+def _epsilon_alpha2_beta1_flat(
+    epsilon: float = 1e-6, relative: bool = True, bias: bool = True, signed: bool = True
+) -> Composite:
+    """Flat on the first layer, alpha2-beta1 on convolutions, epsilon on dense layers."""
+    rule = AlphaBeta(2.0, 1.0, bias=bias, signed=signed, relative=relative)
+    return _preset(rule, _first(True, None, None, relative), epsilon, relative)
+
+
+@dataclass
+class _LayerwiseComposite(Composite):
+    """LRP-CMP: the lower fraction of convolutions gets gamma, the upper epsilon."""
+
+    first: list[tuple[Matcher, Any]] = field(default_factory=list)
+    lower_fraction: float = 0.5
+    gamma: float = 0.25
+    conv_epsilon: float = 0.25
+    dense_epsilon: float = 1e-6
+    relative: bool = True
+    signed: bool = True
+
+    def bind(self, model: Any) -> Composite:
+        n_conv = 0
+        if isinstance(model, nn.Module):
+            n_conv = sum(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
+        limit = max(1, round(self.lower_fraction * n_conv)) if n_conv else 1 << 30
+        return Composite(
+            [
+                *self.first,
+                (KindIndexBelow(OpKind.CONV, limit), Gamma(gamma=self.gamma, signed=self.signed, relative=self.relative)),
+                (_CONV, Epsilon(self.conv_epsilon, self.relative)),
+                (_DENSE, Epsilon(self.dense_epsilon, self.relative)),
+            ],
+            name=self.name,
+        )
+
+
+@register_composite("lrp_cmp")
+def _lrp_cmp(
+    low: Bound | None = None,
+    high: Bound | None = None,
+    lower_fraction: float = 0.5,
+    gamma: float = 0.25,
+    conv_epsilon: float = 0.25,
+    dense_epsilon: float = 1e-6,
+    relative: bool = True,
+    signed: bool = True,
+) -> Composite:
+    """LRP-CMP (Kohlbrenner et al., 2020): z^B at the input, gamma on the lower convolutions,
+    epsilon on the upper convolutions, LRP-0/epsilon on dense layers.
+
+    ``lower_fraction`` of the model's convolution modules (in forward order) count as lower.
+    """
+    return _LayerwiseComposite(
+        first=_first(False, low, high, relative),
+        lower_fraction=lower_fraction,
+        gamma=gamma,
+        conv_epsilon=conv_epsilon,
+        dense_epsilon=dense_epsilon,
+        relative=relative,
+        signed=signed,
+    )
+
+
+@register_composite("lrp_cmp_flat")
+def _lrp_cmp_flat(
+    lower_fraction: float = 0.5,
+    gamma: float = 0.25,
+    conv_epsilon: float = 0.25,
+    dense_epsilon: float = 1e-6,
+    relative: bool = True,
+    signed: bool = True,
+) -> Composite:
+    """LRP-CMP with the flat rule at the input."""
+    return _LayerwiseComposite(
+        first=_first(True, None, None, relative),
+        lower_fraction=lower_fraction,
+        gamma=gamma,
+        conv_epsilon=conv_epsilon,
+        dense_epsilon=dense_epsilon,
+        relative=relative,
+        signed=signed,
+    )

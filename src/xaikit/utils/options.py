@@ -1,0 +1,82 @@
+"""One way to check the options of methods, composite presets and metrics.
+
+Every public entry point that takes options by name (``xaikit.explain(..., **options)``,
+``composite_options``, ``evaluate(options=...)``, metric keyword arguments) checks them
+here: an unknown option raises :class:`OptionError` naming it and listing the valid
+ones (with a close match suggested), and an old option name is accepted with a
+``DeprecationWarning`` for one release.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+#: Option names replaced by one name per concept: old name -> new name.
+RENAMED_OPTIONS: dict[str, str] = {
+    "show_progress": "progress",
+    "eps": "epsilon",
+}
+
+
+class OptionError(TypeError, ValueError):
+    """An option that the method, preset or metric does not have.
+
+    Both a ``TypeError`` (like a wrong keyword argument) and a ``ValueError``.
+    """
+
+
+def option_names(func: Callable[..., Any]) -> list[str] | None:
+    """The keyword options ``func`` (a class: its ``__init__``) accepts; ``None`` if it takes ``**kwargs``."""
+    target = func.__init__ if isinstance(func, type) else func  # type: ignore[misc]
+    params = inspect.signature(target).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def check_options(owner: str, options: Mapping[str, Any], valid: Iterable[str] | None) -> dict[str, Any]:
+    """``options`` with deprecated names renamed; raises :class:`OptionError` for unknown ones.
+
+    Parameters
+    ----------
+    owner : str
+        What takes the options, for the message (for example ``"method 'lrp'"``).
+    options : mapping
+        The options as given.
+    valid : iterable of str or None
+        The option names accepted; ``None`` accepts any.
+    """
+    allowed = None if valid is None else list(valid)
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        new = RENAMED_OPTIONS.get(name)
+        if new is not None and (allowed is None or new in allowed) and (allowed is None or name not in allowed):
+            warnings.warn(
+                f"{owner}: option {name!r} is now called {new!r}; the old name will be removed in the next release",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            if new in options:
+                raise OptionError(f"{owner}: got both {name!r} and its new name {new!r}; pass {new!r} only")
+            name = new
+        out[name] = value
+    if allowed is None:
+        return out
+    unknown = [name for name in out if name not in allowed]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        listed = ", ".join(allowed) if allowed else "none"
+        raise OptionError(f"{owner} has no option {', '.join(hints)}; its options are: {listed}")
+    return out
+
+
+def call_with_options(owner: str, func: Callable[..., Any], options: Mapping[str, Any]) -> Any:
+    """``func(**options)`` after :func:`check_options` against ``func``'s signature."""
+    return func(**check_options(owner, options, option_names(func)))
