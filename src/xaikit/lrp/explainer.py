@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -89,8 +90,10 @@ class LRP(Explainer):
 
     Parameters
     ----------
-    composite : str or Composite
-        A preset name (see :func:`xaikit.lrp.composites`) or a :class:`Composite`.
+    composite : str or Composite, optional
+        A preset name (see :func:`xaikit.rules.composites`) or a :class:`Composite`. By
+        default the model's own composite where it carries one (a neuralized model's NEON
+        composite, the only one that conserves its evidence), else ``"epsilon_plus"``.
     merge_batchnorm : bool
         Merge eval-mode batch normalization into the preceding linear layer for the
         explanation (the model itself is not changed).
@@ -102,21 +105,44 @@ class LRP(Explainer):
     Costs one forward pass (plus one forward of each layer whose rule modifies the
     weights) and one backward pass. ``Explanation.delta`` is the relevance absorbed by
     biases and stabilizers.
+
+    A model carries its own composite by defining ``explanation_composite(**options)``
+    (as :class:`xaikit.neon.Neuralized` does); asking for another composite on such a
+    model warns that its conservation is lost.
     """
 
     def __init__(
         self,
-        composite: str | Composite = "epsilon_plus",
+        composite: str | Composite | None = None,
         merge_batchnorm: bool = True,
         composite_options: dict[str, Any] | None = None,
     ) -> None:
         self.composite = composite
         self.merge_batchnorm = merge_batchnorm
         self.composite_options = composite_options
-        self._composite = as_composite(composite, **(composite_options or {}))
+        self._composite = None if composite is None else as_composite(composite, **(composite_options or {}))
+
+    def composite_for(self, model: Model) -> Composite:
+        """The composite used on ``model`` (the model's own one when none was given)."""
+        own = getattr(model, "explanation_composite", None)
+        if self._composite is None:
+            if own is not None:
+                composite: Composite = own(**(self.composite_options or {}))
+                return composite
+            return as_composite("epsilon_plus", **(self.composite_options or {}))
+        if own is not None and type(self._composite) is not type(own()):
+            warnings.warn(
+                f"{type(model).__name__} carries its own composite ({own().name!r}); the composite "
+                f"{self._composite.name!r} does not conserve its output. Omit composite= to use the "
+                "model's own.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return self._composite
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
-        prop, leaf, out = run_propagation(model, inputs, self._composite, merge_batchnorm=self.merge_batchnorm)
+        composite = self.composite_for(model)
+        prop, leaf, out = run_propagation(model, inputs, composite, merge_batchnorm=self.merge_batchnorm)
         values = prop.value_of(out)
         resolved: ResolvedTarget = target.resolve(values)
         with torch.enable_grad():
@@ -134,5 +160,5 @@ class LRP(Explainer):
             attribution=relevance.detach(),
             output=explained.detach(),
             target=resolved,
-            extras={"composite": self._composite.name, "layers": len(prop.layers)},
+            extras={"composite": composite.name, "layers": len(prop.layers)},
         )

@@ -117,6 +117,13 @@ class Neuralized(nn.Module):
         """
         return neon_composite(rule=rule or self.default_rule, base=base)
 
+    def explanation_composite(self, **options: Any) -> NeonComposite:
+        """The composite LRP uses on this model when none is given (its NEON composite).
+
+        ``options`` are those of :meth:`composite` (``rule``, ``base``).
+        """
+        return self.composite(**options)
+
     def explain(
         self,
         X: Any,
@@ -149,14 +156,7 @@ class Neuralized(nn.Module):
         Explanation
             ``attribution`` in the model's input space (see :attr:`input_space`).
         """
-        from xaikit.api import explain
+        from xaikit.lrp.explainer import LRP
 
         x = self.transform(X) if preprocess else X
-        return explain(
-            self,
-            x,
-            target,
-            method="lrp",
-            composite=self.composite(rule, base),
-            feature_names=self.feature_names,
-        )
+        return LRP(composite=self.composite(rule, base))(self, x, target, feature_names=self.feature_names)

@@ -4,10 +4,9 @@ Each primitive is a plain torch function outside the propagation engine. Inside 
 (``xaikit.explain(..., method="lrp")``) the engine computes its exact value and asks the
 primitive's NEON rule for the propagation graph, whose gradient is the relevance.
 
-Internally every primitive returns ``(output, *context)``: the context carries the
-constants its rule needs (support points, temperatures, masks), because a custom rule
-only sees the propagation graphs of the carrying inputs and the output value. The
-public functions below return the output alone.
+Each rule reads the constants it needs (support points, temperatures, masks) from the
+call's arguments (``call.args``, see :class:`xaikit.engine.OpCall`); the public
+functions call their explainable counterpart with every argument positional.
 
 References
 ----------
@@ -20,7 +19,6 @@ explaining anomalies" (2020).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from xaikit.engine import explainable, graft, safe_reciprocal, times_input
+from xaikit.engine import OpCall, explainable, graft, safe_reciprocal, times_input
 
 __all__ = [
     "PoolSpec",
@@ -44,7 +42,6 @@ __all__ = [
     "weighted_sum",
 ]
 
-Call = Callable[..., Tensor]
 
 
 @dataclass(frozen=True)
@@ -126,16 +123,16 @@ def pool_weights(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -
     return torch.softmax(z, dim=spec.dim)
 
 
-def _soft_pool_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
-    out, spec, log_weights = value
+def _soft_pool_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+    _, spec, log_weights = call.args
     (g,) = graphs
     weights = pool_weights(g, spec, log_weights)
-    return graft((g * weights).sum(spec.dim), out), spec, log_weights
+    return graft((g * weights).sum(spec.dim), value)
 
 
 @explainable(_soft_pool_rule)
-def _soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None) -> tuple[Tensor, PoolSpec, Tensor | None]:
-    return pool_value(h, spec, log_weights), spec, log_weights
+def _soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None) -> Tensor:
+    return pool_value(h, spec, log_weights)
 
 
 def soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
@@ -161,8 +158,7 @@ def soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> T
     torch.Tensor
         ``h`` pooled along ``spec.dim``.
     """
-    out: Tensor = _soft_pool(h, spec, log_weights)[0]
-    return out
+    return _soft_pool(h, spec, log_weights)
 
 
 #: Elements of the largest ``(rows, support, d)`` block of differences computed at once.
@@ -211,16 +207,16 @@ class _DistanceRelevance(torch.autograd.Function):
         return out, None, None, None, None
 
 
-def _squared_distances_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
-    h, support, eps = value
+def _squared_distances_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+    _, support, eps = call.args
     (g,) = graphs
-    graph = _DistanceRelevance.apply(g, h.detach(), g.detach(), support.detach(), (h + eps).detach())
-    return graph, support, eps
+    graph: Tensor = _DistanceRelevance.apply(g, value.detach(), g.detach(), support.detach(), (value + eps).detach())
+    return graph
 
 
 @explainable(_squared_distances_rule)
-def _squared_distances(x: Tensor, support: Tensor, eps: float) -> tuple[Tensor, Tensor, float]:
-    return pairwise_squared_distances(x, support), support, eps
+def _squared_distances(x: Tensor, support: Tensor, eps: float) -> Tensor:
+    return pairwise_squared_distances(x, support)
 
 
 def squared_distances(x: Tensor, support: Tensor, eps: float = 1e-9) -> Tensor:
@@ -245,21 +241,19 @@ def squared_distances(x: Tensor, support: Tensor, eps: float = 1e-9) -> Tensor:
     torch.Tensor
         Shape ``(N, K)``.
     """
-    out: Tensor = _squared_distances(x, support, float(eps))[0]
-    return out
+    return _squared_distances(x, support, float(eps))
 
 
-def _gaussian_kernels_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
-    k, support, gamma = value
+def _gaussian_kernels_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
     (g,) = graphs
     d = g.shape[-1]
-    spread = (g.sum(-1, keepdim=True) / d).expand_as(k)
-    return graft(spread, k), support, gamma
+    spread = (g.sum(-1, keepdim=True) / d).expand_as(value)
+    return graft(spread, value)
 
 
 @explainable(_gaussian_kernels_rule)
-def _gaussian_kernels(x: Tensor, support: Tensor, gamma: float) -> tuple[Tensor, Tensor, float]:
-    return torch.exp(-gamma * pairwise_squared_distances(x, support)), support, gamma
+def _gaussian_kernels(x: Tensor, support: Tensor, gamma: float) -> Tensor:
+    return torch.exp(-gamma * pairwise_squared_distances(x, support))
 
 
 def gaussian_kernels(x: Tensor, support: Tensor, gamma: float) -> Tensor:
@@ -285,19 +279,18 @@ def gaussian_kernels(x: Tensor, support: Tensor, gamma: float) -> Tensor:
     torch.Tensor
         Shape ``(N, K)``.
     """
-    out: Tensor = _gaussian_kernels(x, support, float(gamma))[0]
-    return out
+    return _gaussian_kernels(x, support, float(gamma))
 
 
-def _weighted_sum_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
-    out, weights = value
+def _weighted_sum_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+    _, weights = call.args
     (g,) = graphs
-    return graft((times_input(g) * weights).sum(-1), out, safe_reciprocal(out)), weights
+    return graft((times_input(g) * weights).sum(-1), value, safe_reciprocal(value))
 
 
 @explainable(_weighted_sum_rule)
-def _weighted_sum(h: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
-    return (h * weights).sum(-1), weights
+def _weighted_sum(h: Tensor, weights: Tensor) -> Tensor:
+    return (h * weights).sum(-1)
 
 
 def weighted_sum(h: Tensor, weights: Tensor) -> Tensor:
@@ -318,18 +311,16 @@ def weighted_sum(h: Tensor, weights: Tensor) -> Tensor:
     torch.Tensor
         Shape ``(...)``.
     """
-    out: Tensor = _weighted_sum(h, weights)[0]
-    return out
+    return _weighted_sum(h, weights)
 
 
-def _cosine_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
-    out, mu = value
-    return graft(graphs[0], out), mu
+def _cosine_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+    return graft(graphs[0], value)
 
 
 @explainable(_cosine_rule)
-def _cosine_features(z: Tensor, mu: Tensor) -> tuple[Tensor, Tensor]:
-    return math.sqrt(2.0) * torch.cos(z) * mu, mu
+def _cosine_features(z: Tensor, mu: Tensor) -> Tensor:
+    return math.sqrt(2.0) * torch.cos(z) * mu
 
 
 def cosine_features(z: Tensor, mu: Tensor) -> Tensor:
@@ -350,29 +341,26 @@ def cosine_features(z: Tensor, mu: Tensor) -> Tensor:
     torch.Tensor
         Shape ``(N, H)``.
     """
-    out: Tensor = _cosine_features(z, mu)[0]
-    return out
+    return _cosine_features(z, mu)
 
 
 # --------------------------------------------------------------------------- appendix A
-def _dot_cluster_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
-    f, weight, bias, beta = value
+def _dot_cluster_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+    _, weight, bias, beta = call.args
     (g,) = graphs
     k, m, c = weight.shape
     h = (F.linear(g.detach(), weight.reshape(k * m, c), bias.reshape(-1))).view(-1, k, m)
     p = pool_weights(h, PoolSpec("min", None, beta))
     # R_i = sum_k a_i w_ik p_k R / f: only the dot part p_k a^T w_k is propagated.
     dot = (F.linear(times_input(g), weight.reshape(k * m, c)).view(-1, k, m) * p).sum(-1)
-    return graft(dot, f, safe_reciprocal(f)), weight, bias, beta
+    return graft(dot, value, safe_reciprocal(value))
 
 
 @explainable(_dot_cluster_rule)
-def _dot_cluster_evidence(
-    a: Tensor, weight: Tensor, bias: Tensor, beta: float | None
-) -> tuple[Tensor, Tensor, Tensor, float | None]:
+def _dot_cluster_evidence(a: Tensor, weight: Tensor, bias: Tensor, beta: float | None) -> Tensor:
     k, m, c = weight.shape
     h = F.linear(a, weight.reshape(k * m, c), bias.reshape(-1)).view(-1, k, m)
-    return h.amin(-1), weight, bias, beta
+    return h.amin(-1)
 
 
 def dot_cluster_evidence(a: Tensor, weight: Tensor, bias: Tensor, beta: float | None) -> Tensor:
@@ -399,26 +387,23 @@ def dot_cluster_evidence(a: Tensor, weight: Tensor, bias: Tensor, beta: float | 
     torch.Tensor
         Shape ``(P, K)``.
     """
-    out: Tensor = _dot_cluster_evidence(a, weight, bias, beta)[0]
-    return out
+    return _dot_cluster_evidence(a, weight, bias, beta)
 
 
-def _dot_outlier_rule(call: Call, graphs: list[Tensor], value: Any) -> Any:
-    o, support, spec, log_weights = value
+def _dot_outlier_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+    _, support, spec, log_weights = call.args
     (g,) = graphs
     a = g.detach()
     p = pool_weights(pairwise_squared_distances(a, support), spec, log_weights)
     center = p @ support
     # R_i = sum_k p_k a_i (a_i - u_ik) R / o: the dot part p_k a^T (a - u_k) only.
     dot = (times_input(g) * (a - center)).sum(-1)
-    return graft(dot, o, safe_reciprocal(o)), support, spec, log_weights
+    return graft(dot, value, safe_reciprocal(value))
 
 
 @explainable(_dot_outlier_rule)
-def _dot_outlierness(
-    a: Tensor, support: Tensor, spec: PoolSpec, log_weights: Tensor | None
-) -> tuple[Tensor, Tensor, PoolSpec, Tensor | None]:
-    return pool_value(pairwise_squared_distances(a, support), spec, log_weights), support, spec, log_weights
+def _dot_outlierness(a: Tensor, support: Tensor, spec: PoolSpec, log_weights: Tensor | None) -> Tensor:
+    return pool_value(pairwise_squared_distances(a, support), spec, log_weights)
 
 
 def dot_outlierness(a: Tensor, support: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
@@ -445,5 +430,4 @@ def dot_outlierness(a: Tensor, support: Tensor, spec: PoolSpec, log_weights: Ten
     torch.Tensor
         Shape ``(P,)``.
     """
-    out: Tensor = _dot_outlierness(a, support, spec, log_weights)[0]
-    return out
+    return _dot_outlierness(a, support, spec, log_weights)
