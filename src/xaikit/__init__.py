@@ -5,8 +5,10 @@ The entry point is :func:`explain`; every method returns an :class:`Explanation`
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from xaikit import engine, evaluate, gradients, lrp, models, neon, perturbation, utils
+from xaikit._version import __version__
 from xaikit.api import explain
 from xaikit.core import (
     ClassTarget,
@@ -20,11 +22,29 @@ from xaikit.core import (
     methods,
     register_method,
 )
+from xaikit.core.hooks import register_plotter
 from xaikit.neon import neuralize
 
-__version__ = "0.1.0"
-
 _LAZY = ("cli", "datasets", "demo", "plot", "report")
+
+
+def _plot_on_first_use(explanation: Explanation, index: int = 0, **kwargs: Any) -> Any:
+    """Default plotter of ``Explanation.plot``: import :mod:`xaikit.plot` (matplotlib) now.
+
+    Importing ``xaikit.plot`` registers its ``plot_explanation`` in :mod:`xaikit.core.hooks`,
+    replacing this function; the core itself never imports the plotting layer.
+    """
+    try:
+        plot = importlib.import_module("xaikit.plot")
+    except ImportError as error:
+        raise ImportError(
+            f"Explanation.plot needs xaikit.plot, which could not be imported ({error}); "
+            "install matplotlib"
+        ) from error
+    return plot.plot_explanation(explanation, index, **kwargs)
+
+
+register_plotter(_plot_on_first_use, replace=False)  # keeps xaikit.plot's if imported already
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -124,6 +124,23 @@ def test_tabular_csv_with_header(tmp_path: Path) -> None:
     assert len(list((out / "figures").glob("*.png"))) == 3  # one bar chart per row
 
 
+def test_explanation_file_holds_the_merged_batches(tmp_path: Path, files: dict[str, Path],
+                                                   model: torch.nn.Module, digits: torch.Tensor) -> None:
+    out = tmp_path / "out"
+    assert run_cli("explain", files["weights"], files["batch"], "--arch", "digits_cnn",
+                   "--method", "integrated_gradients", "--option", "steps=4", "--batch-size", "2",
+                   "--out", out, "--no-progress") == 0
+    saved = xaikit.Explanation.load(out / "explanation.npz")
+    expected = xaikit.explain(model, digits, method="integrated_gradients", steps=4, progress=False)
+    assert len(saved) == 5 and saved.method == "integrated_gradients" and saved.options["steps"] == 4
+    np.testing.assert_array_equal(saved.attribution.numpy(), np.load(out / "attribution.npy"))
+    torch.testing.assert_close(saved.attribution, expected.attribution, rtol=1e-5, atol=1e-6)
+    assert saved.baseline is not None and expected.baseline is not None
+    torch.testing.assert_close(saved.baseline, expected.baseline, rtol=1e-5, atol=1e-6)
+    assert saved.extras["completeness_gap"].shape == (5,) and "completeness_gap" in saved.per_sample_extras
+    assert torch.equal(saved.inputs, digits) and torch.equal(saved.target, expected.target)
+
+
 def assert_fails(capsys: pytest.CaptureFixture[str], status: int, message: str, out: Path) -> None:
     err = capsys.readouterr().err.strip()
     assert status != 0

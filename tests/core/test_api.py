@@ -69,6 +69,6 @@ def test_registering_a_method_makes_it_reachable_by_name() -> None:
         with pytest.raises(ValueError, match="already registered"):
             register_method("test-constant")(type("Other", (Constant,), {}))
     finally:
-        from xaikit.core import registry
-
-        registry._REGISTRY.pop("test-constant", None)
+        xaikit.core.unregister_method("test-constant")
+    with pytest.raises(ValueError, match="unknown explanation method 'test-constant'"):
+        xaikit.explain(nn.Linear(3, 2), torch.rand(2, 3), method="test-constant")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from xaikit.report.staging import staged_output
 
 DESCRIPTION = """\
 Explain a saved model's predictions on input files. Writes, into --out (all at once,
-nothing partial on error): attribution.npy (same shape as the inputs), heatmaps/*.png
-(images: red positive, blue negative, white zero), explanation.json (method, options,
-targets, outputs), summary.csv, figures, run.json and report.html.
+nothing partial on error): explanation.npz (the whole explanation, Explanation.save's
+pickle-free format: load it with xaikit.Explanation.load), attribution.npy (same shape
+as the inputs), heatmaps/*.png (images: red positive, blue negative, white zero),
+explanation.json (method, options, targets, outputs), summary.csv, figures, run.json
+and report.html.
 
 The model is a state dict (torch.save(model.state_dict(), f); needs --arch, loaded with
 weights_only=True, so no code runs), a TorchScript file (torch.jit.save) or a
@@ -89,7 +92,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _explain(model: torch.nn.Module, inputs: Inputs, args: argparse.Namespace, options: dict[str, Any]) -> Any:
-    import xaikit
+    from xaikit.core.registry import make_method
     from xaikit.utils import progress
 
     target = parse_target(args.target)
@@ -104,12 +107,8 @@ def _explain(model: torch.nn.Module, inputs: Inputs, args: argparse.Namespace, o
         stop = min(start + args.batch_size, n)
         part_target = target[start:stop] if isinstance(target, torch.Tensor) else target
         try:
-            parts.append(
-                xaikit.explain(
-                    model, inputs.batch[start:stop], part_target, method=args.method,
-                    feature_names=inputs.feature_names, **options,
-                )
-            )
+            explainer = make_method(args.method, **options)  # what xaikit.explain does with a name
+            parts.append(explainer(model, inputs.batch[start:stop], part_target, feature_names=inputs.feature_names))
         except Exception as error:  # the method's own message, on one line
             hint = ""
             if isinstance(model, torch.jit.ScriptModule):
@@ -119,17 +118,22 @@ def _explain(model: torch.nn.Module, inputs: Inputs, args: argparse.Namespace, o
 
 
 def _merge(parts: list[Any], inputs: Inputs) -> Any:
-    """One :class:`~xaikit.Explanation` of the whole batch from the per-batch ones."""
+    """One :class:`~xaikit.Explanation` of the whole batch from the per-batch ones.
+
+    Per-sample extras are concatenated; batch-wide extras that differ between the batches
+    (such as a count per call) are left out.
+    """
     from xaikit.core.explanation import Explanation
 
-    first = parts[0]
-    targets = [p.target for p in parts]
-    return Explanation(
-        attribution=torch.cat([p.attribution for p in parts]).detach().cpu(),
-        output=torch.cat([p.output for p in parts]).detach().cpu(),
-        target=None if any(t is None for t in targets) else torch.cat(targets).cpu(),
-        method=first.method,
-        options=first.options,
+    try:
+        merged = Explanation.concat(parts, conflicting_extras="drop").to("cpu")
+    except ValueError as error:
+        raise CLIError(f"cannot merge the explanations of the batches: {one_line(error)}", status=1) from error
+    return replace(
+        merged,
+        attribution=merged.attribution.detach(),
+        output=merged.output.detach(),
+        baseline=None if merged.baseline is None else merged.baseline.detach(),
         inputs=inputs.batch,
         feature_names=inputs.feature_names,
     )
@@ -173,6 +177,7 @@ def _write(staging: Path, inputs: Inputs, explanation: Any, args: argparse.Names
     from xaikit import plot
     from xaikit.report import Report
 
+    explanation.save(staging / "explanation.npz")
     np.save(staging / "attribution.npy", explanation.attribution.numpy())
     names = _file_names(inputs.names)
     summary = _summary(explanation, inputs.names)
@@ -213,11 +218,11 @@ def _write(staging: Path, inputs: Inputs, explanation: Any, args: argparse.Names
 
 def run(args: argparse.Namespace) -> int:
     """Run ``xaikit explain``; returns the exit status."""
-    import xaikit
+    from xaikit.core.registry import make_method
 
     options = parse_options(args.option)
     try:
-        xaikit.make_method(args.method, **options)  # unknown method or option: fail before any work
+        make_method(args.method, **options)  # unknown method or option: fail before any work
     except (ValueError, TypeError) as error:
         raise CLIError(one_line(error)) from None
     model = load_model(
@@ -230,5 +235,5 @@ def run(args: argparse.Namespace) -> int:
     with staged_output(args.out, force=args.force) as staging:
         _write(staging, inputs, explanation, args, options)
     out = Path(args.out)
-    print(f"wrote {out / 'attribution.npy'} and {out / 'report.html'}")
+    print(f"wrote {out / 'explanation.npz'}, {out / 'attribution.npy'} and {out / 'report.html'}")
     return 0

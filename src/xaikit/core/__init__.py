@@ -2,7 +2,15 @@
 
 from xaikit.core.base import Attribution, Explainer
 from xaikit.core.explanation import Explanation
-from xaikit.core.registry import get_method, make_method, methods, register_method
+from xaikit.core.explanation_file import ExplanationFileError
+from xaikit.core.hooks import register_plotter
+from xaikit.core.registry import (
+    get_method,
+    make_method,
+    methods,
+    register_method,
+    unregister_method,
+)
 from xaikit.core.targets import ClassTarget, LogOdds, OutputSelection, Predicted, Target, as_target
 
 __all__ = [
@@ -10,6 +18,7 @@ __all__ = [
     "ClassTarget",
     "Explainer",
     "Explanation",
+    "ExplanationFileError",
     "LogOdds",
     "OutputSelection",
     "Predicted",
@@ -19,4 +28,6 @@ __all__ = [
     "make_method",
     "methods",
     "register_method",
+    "register_plotter",
+    "unregister_method",
 ]

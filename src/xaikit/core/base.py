@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,12 +19,33 @@ Model = Callable[[Tensor], Tensor]
 
 @dataclass
 class Attribution:
-    """What an explainer's :meth:`Explainer.attribute` returns."""
+    """What an explainer's :meth:`Explainer.attribute` returns.
+
+    Parameters
+    ----------
+    attribution : torch.Tensor
+        Relevance of each input feature, the inputs' shape.
+    output : torch.Tensor
+        ``(N,)`` the explained value (``f(x) - f(reference)`` for reference-based methods).
+    target : ResolvedTarget
+        The target bound to the model output.
+    extras : dict
+        Method-specific results.
+    baseline : torch.Tensor or None
+        ``(N,)`` the explained value at the method's reference (``f(baseline)``, or its
+        mean over a background set), so that ``baseline + output == f(x)``; ``None`` for
+        methods without a reference. Becomes :attr:`Explanation.baseline`.
+    per_sample_extras : collection of str or None
+        The names of the extras with one row per sample; ``None`` lets
+        :class:`Explanation` decide by its rule (:func:`xaikit.core.explanation.is_per_sample`).
+    """
 
     attribution: Tensor
     output: Tensor
     target: ResolvedTarget
     extras: dict[str, Any] = field(default_factory=dict)
+    baseline: Tensor | None = None
+    per_sample_extras: Collection[str] | None = None
 
 
 class Explainer(ABC):
@@ -87,6 +108,8 @@ class Explainer(ABC):
             inputs=x.detach(),
             extras=result.extras,
             feature_names=feature_names,
+            baseline=result.baseline,
+            per_sample_extras=None if result.per_sample_extras is None else frozenset(result.per_sample_extras),
         )
 
     @abstractmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from xaikit.utils.options import call_with_options
+
 if TYPE_CHECKING:
     from xaikit.core.base import Explainer
 
@@ -38,6 +40,16 @@ def register_method(name: str, *, aliases: tuple[str, ...] = ()) -> Any:
     return decorate
 
 
+def unregister_method(name: str) -> None:
+    """Remove the method ``name`` and its aliases (``KeyError`` if it is not registered)."""
+    key = name.lower()
+    if key not in _REGISTRY:
+        raise KeyError(f"no method named {name!r} is registered")
+    del _REGISTRY[key]
+    for alias in [a for a, k in _ALIASES.items() if k == key]:
+        del _ALIASES[alias]
+
+
 def get_method(name: str) -> type[Explainer]:
     """The explainer class registered under ``name`` (or one of its aliases)."""
     key = _ALIASES.get(name.lower(), name.lower())
@@ -54,17 +66,7 @@ def get_method(name: str) -> type[Explainer]:
 def make_method(name: str, **options: Any) -> Explainer:
     """Instantiate the explainer registered under ``name`` with ``options``."""
     cls = get_method(name)
-    signature = inspect.signature(cls.__init__)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    if not accepts_any:
-        allowed = [p for p in signature.parameters if p != "self"]
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise TypeError(
-                f"method {cls.name!r} got unknown option(s) {unknown}; "
-                f"its options are: {allowed}"
-            )
-    return cls(**options)
+    return call_with_options(f"method {cls.name!r}", cls, options)
 
 
 def methods(details: bool = False) -> list[str] | dict[str, dict[str, Any]]:

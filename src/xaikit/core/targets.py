@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -65,6 +65,20 @@ class ResolvedTarget:
         if not self.logodds:
             return chosen
         return logodds(out, self.index)
+
+    def take(self, index: slice | Tensor | Sequence[int]) -> ResolvedTarget:
+        """The target of the samples ``index`` of the batch (rows may repeat, in any order)."""
+        if self.index is None:
+            return self
+        if isinstance(index, Tensor):
+            index = index.to(self.index.device)
+        return replace(self, index=self.index[index])
+
+    def repeat(self, times: int) -> ResolvedTarget:
+        """The target of ``times`` stacked copies of the batch (``[x; x; ...]``)."""
+        if self.index is None:
+            return self
+        return replace(self, index=self.index.repeat(times))
 
     def start_relevance(self, output: Tensor) -> Tensor:
         """Relevance put on the output to start a backward propagation.

@@ -140,20 +140,8 @@ def target_of(explanation: AttributionLike | None, target: TargetLike) -> Target
     return target
 
 
-def subset(target: ResolvedTarget, index: slice | Tensor) -> ResolvedTarget:
-    """The resolved target of some samples of the batch."""
-    if target.index is None:
-        return target
-    return ResolvedTarget(index=target.index[index], logodds=target.logodds, selection=target.selection)
 
 
-def repeat_target(target: ResolvedTarget, times: int) -> ResolvedTarget:
-    """The target of a batch made of ``times`` stacked copies of the original batch."""
-    if target.index is None:
-        return target
-    return ResolvedTarget(
-        index=target.index.repeat(times), logodds=target.logodds, selection=target.selection
-    )
 
 
 def as_fixed_target(target: ResolvedTarget) -> Target:
@@ -174,7 +162,7 @@ def explained_value(
     run = as_layout_forward(model)
     with torch.no_grad():
         for s in iter_batches(len(x), batch_size):
-            values.append(subset(target, s).select(run(x[s])))
+            values.append(target.take(s).select(run(x[s])))
     return torch.cat(values)
 
 
@@ -256,7 +244,7 @@ def explain_batched(
     with silenced():
         for s in iter_batches(len(x), batch_size):
             xs = x[s]
-            attribution = explain(model, xs, as_fixed_target(subset(target, s)))
+            attribution = explain(model, xs, as_fixed_target(target.take(s)))
             parts.append(as_attribution(attribution, xs, name="the method's attribution"))
     return torch.cat(parts)
 

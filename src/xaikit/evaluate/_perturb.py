@@ -10,7 +10,7 @@ from torch import Tensor
 
 from xaikit.core.base import Model
 from xaikit.core.targets import ResolvedTarget
-from xaikit.evaluate._common import explained_value, repeat_target
+from xaikit.evaluate._common import explained_value
 from xaikit.evaluate.features import group_mask
 from xaikit.evaluate.removal import Removal
 from xaikit.utils.layout import as_layout_forward
@@ -98,6 +98,6 @@ class Perturber:
             else:
                 perturbed = self.removal.apply(xs, mask, self.generator)
             rows = len(perturbed) if self._auto else self.batch_size
-            value = explained_value(self._run, perturbed, repeat_target(self.target, t), rows)
+            value = explained_value(self._run, perturbed, self.target.repeat(t), rows)
             out.append(value.reshape(t, n))
         return torch.cat(out)

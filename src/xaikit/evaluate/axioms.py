@@ -36,10 +36,8 @@ from xaikit.evaluate._common import (
     explained_value,
     forward,
     prepare_inputs,
-    repeat_target,
     resolve_target,
     silenced,
-    subset,
     to_numpy,
 )
 from xaikit.evaluate.similarity import pearson
@@ -125,7 +123,7 @@ def completeness_gap(
         rt = resolve_target(model, xs, target, batch_size)
         for s in iter_batches(len(xs), batch_size):
             part = xs[s]
-            prt = subset(rt, s)
+            prt = rt.take(s)
             with silenced():
                 result = _explanation(method, method_options, model, part, prt)
             attribution = result.attribution if isinstance(result, Explanation) else result
@@ -379,7 +377,7 @@ def continuity(
         scale = xs.flatten(1).std(1).clamp(min=1e-12).view(-1, *([1] * (xs.ndim - 1)))
         eps = torch.randn((n_samples, *xs.shape), generator=generator).to(xs) * noise * scale
         perturbed = (xs.unsqueeze(0) + eps).reshape(n_samples * n, *xs.shape[1:])
-        rep = repeat_target(rt, n_samples)
+        rep = rt.repeat(n_samples)
         attributions = explain_batched(explain, model, perturbed, rep, batch_size).reshape(n_samples, *xs.shape)
         predicted = forward(model, perturbed, batch_size)
     a0 = original.to(torch.float64).flatten(1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import torch
@@ -12,7 +10,6 @@ from torch import Tensor
 from xaikit.core.base import Model
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.utils.batching import iter_batches
-from xaikit.utils.layout import LayoutForward
 from xaikit.utils.progress import progress
 from xaikit.utils.random import as_generator
 
@@ -43,11 +40,6 @@ def forward(model: Model, inputs: Tensor, batch_size: int | None = None) -> Tens
     return torch.cat(outs)
 
 
-def subset(resolved: ResolvedTarget, index: Tensor) -> ResolvedTarget:
-    """The target restricted (or repeated) to the samples ``index`` of its batch."""
-    if resolved.index is None:
-        return resolved
-    return replace(resolved, index=resolved.index[index.to(resolved.index.device)])
 
 
 def value_and_gradient(model: Model, points: Tensor, resolved: ResolvedTarget) -> tuple[Tensor, Tensor]:
@@ -173,7 +165,9 @@ def accumulate_gradients(
     per (row, node) pair of shape ``(rows, K)``. Points are evaluated in batches of at most
     ``batch_size``; gradients are summed per owner into a tensor with ``n_owners`` rows.
     ``alphas`` and ``weights`` may live on the CPU in float64; each batch is converted to the
-    inputs' dtype and device.
+    inputs' dtype and device. The model gets the points as computed, never as a
+    channels-last copy (see :mod:`xaikit.utils.layout`: gradients at max-pool ties depend
+    on the layout's round-off).
     """
     rows, k = alphas.shape
     total = torch.zeros((n_owners, *origins.shape[1:]), dtype=origins.dtype, device=origins.device)
@@ -182,13 +176,12 @@ def accumulate_gradients(
     flat_weight = weights.reshape(-1)
     view = (-1,) + (1,) * (origins.ndim - 1)
     slices = list(iter_batches(rows * k, batch_size))
-    layout = LayoutForward(model)  # channels-last image batches on the CPU (values agree to round-off)
     for s in progress(slices, desc=desc, enabled=show):
         r = flat_rows[s]
         a = flat_alpha[s].to(dtype=origins.dtype).to(origins.device).view(view)
         points = origins[r] + a * directions[r]
-        target = subset(resolved, owners[r])
-        _, grads = layout.apply(partial(value_and_gradient, model, resolved=target), points)
+        target = resolved.take(owners[r])
+        _, grads = value_and_gradient(model, points, target)
         w = flat_weight[s].to(dtype=origins.dtype).to(origins.device).view(view)
         total.index_add_(0, owners[r], grads * w)
     return total

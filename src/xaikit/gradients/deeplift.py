@@ -19,7 +19,6 @@ from xaikit.gradients._common import (
     check_batch_size,
     forward,
     output_gradient,
-    subset,
 )
 from xaikit.gradients._engine import backward, run_engine
 from xaikit.gradients.deeplift_rules import deeplift_composite
@@ -107,7 +106,7 @@ class DeepLift(Explainer):
     ``R_i = (x_i - b_i) * m_i`` with DeepLIFT multipliers ``m`` propagated through the
     network. Summation-to-delta holds: the attributions sum to ``f(x) - f(b)``, which is
     the explanation's ``output`` (so ``Explanation.delta`` is the completeness gap, also
-    in ``extras["completeness_gap"]``).
+    in ``extras["completeness_gap"]``); ``Explanation.baseline`` is ``f(b)``.
 
     Parameters
     ----------
@@ -147,7 +146,10 @@ class DeepLift(Explainer):
         }
         if self.rule == "reveal_cancel":
             extras["rescale_fallbacks"] = result.fallbacks
-        return Attribution(attribution=result.attribution, output=output, target=result.resolved, extras=extras)
+        return Attribution(
+            attribution=result.attribution, output=output, target=result.resolved, extras=extras,
+            baseline=result.f_reference,
+        )
 
 
 @register_method("deepshap", aliases=("deep_shap", "deeplift_shap"))
@@ -155,7 +157,8 @@ class DeepShap(Explainer):
     """DeepSHAP (Lundberg and Lee, 2017): DeepLIFT averaged over a background set.
 
     ``R(x) = mean_m DeepLIFT(x; b_m)`` over the background samples ``b_m``; the attributions
-    sum to ``f(x) - mean_m f(b_m)``, the explanation's ``output``.
+    sum to ``f(x) - mean_m f(b_m)``, the explanation's ``output``; ``Explanation.baseline``
+    is ``mean_m f(b_m)``.
 
     Parameters
     ----------
@@ -199,7 +202,7 @@ class DeepShap(Explainer):
         fallbacks = 0
         for s in progress(list(iter_batches(n * m, self.batch_size)), desc="deepshap", enabled=self.progress):
             rows = owners[s]
-            part = subset(resolved, rows)
+            part = resolved.take(rows)
             result = deeplift_pass(model, x[rows], refs[picks[s]], FixedTarget(part).resolve, self.rule, self.eps)
             total.index_add_(0, rows, result.attribution)
             f_refs.index_add_(0, rows, result.f_reference)
@@ -216,4 +219,4 @@ class DeepShap(Explainer):
         }
         if self.rule == "reveal_cancel":
             extras["rescale_fallbacks"] = fallbacks
-        return Attribution(attribution=attribution, output=output, target=resolved, extras=extras)
+        return Attribution(attribution=attribution, output=output, target=resolved, extras=extras, baseline=f_refs)

@@ -14,7 +14,6 @@ from xaikit.gradients._common import (
     check_batch_size,
     check_positive_int,
     forward,
-    subset,
 )
 from xaikit.utils.random import as_generator
 
@@ -26,7 +25,7 @@ def mean_reference_value(
     out = forward(model, references, batch_size)
     m = len(references)
     owners = torch.arange(n, device=out.device).repeat_interleave(m)
-    values = subset(resolved, owners).select(out.repeat(n, *([1] * (out.ndim - 1))))
+    values = resolved.take(owners).select(out.repeat(n, *([1] * (out.ndim - 1))))
     return values.view(n, m).mean(1)
 
 
@@ -53,9 +52,9 @@ class ExpectedGradients(Explainer):
 
     Notes
     -----
-    ``output`` is ``f(x) - mean_m f(baselines_m)``; the attributions sum to it in
-    expectation, and ``Explanation.delta`` (also ``extras["completeness_gap"]``) shows the
-    sampling error.
+    ``output`` is ``f(x) - mean_m f(baselines_m)`` (``Explanation.baseline`` is
+    ``mean_m f(baselines_m)``); the attributions sum to it in expectation, and
+    ``Explanation.delta`` (also ``extras["completeness_gap"]``) shows the sampling error.
     """
 
     def __init__(
@@ -96,7 +95,7 @@ class ExpectedGradients(Explainer):
             torch.arange(rows, device=x.device),
             alphas,
             torch.ones_like(alphas),
-            subset(resolved, owners),
+            resolved.take(owners),
             rows,
             self.batch_size,
             desc="expected gradients",
@@ -110,4 +109,5 @@ class ExpectedGradients(Explainer):
             output=output,
             target=resolved,
             extras={"completeness_gap": gap, "f_input": f_x, "f_baselines": f_refs},
+            baseline=f_refs,
         )

@@ -19,7 +19,6 @@ from xaikit.gradients._common import (
     check_batch_size,
     check_positive_int,
     endpoint_outputs,
-    subset,
 )
 from xaikit.gradients.quadrature import Quadrature, rule_name
 
@@ -45,7 +44,7 @@ def _integrate(
         torch.arange(rows, device=baseline.device),
         alphas.expand(rows, k),
         weights.expand(rows, k),
-        subset(resolved, ids),
+        resolved.take(ids),
         rows,
         batch_size,
         desc="integrated gradients",
@@ -97,7 +96,8 @@ class IntegratedGradients(Explainer):
     Notes
     -----
     ``extras`` holds ``completeness_gap``, ``steps`` (per sample), ``converged`` (per
-    sample, with a tolerance), ``f_input`` and ``f_baseline``.
+    sample, with a tolerance), ``f_input`` and ``f_baseline``; ``Explanation.baseline``
+    is ``f(b)``.
 
     Unlike Captum (0.9), whose trapezoid rule uses weights ``1/n`` (so its integral is
     short by the factor ``(n - 1)/n``), the trapezoid weights here sum to one.
@@ -158,7 +158,7 @@ class IntegratedGradients(Explainer):
         }
         if self.tolerance is not None:
             extras["converged"] = converged
-        return Attribution(attribution=attribution, output=delta_f, target=resolved, extras=extras)
+        return Attribution(attribution=attribution, output=delta_f, target=resolved, extras=extras, baseline=f_b)
 
     def _refine(
         self,

@@ -72,7 +72,8 @@ class NoiseTunnel(Explainer):
     -----
     The target is resolved on the clean input (for example its predicted class) and
     explained identically on every noisy copy. ``output`` is the mean over the copies of
-    the wrapped method's ``output``.
+    the wrapped method's ``output``, ``baseline`` that of its ``baseline`` (``None`` when
+    the wrapped method has none).
     """
 
     def __init__(
@@ -120,6 +121,7 @@ class NoiseTunnel(Explainer):
         first = torch.zeros(x.shape, dtype=wide, device=x.device)
         second = torch.zeros_like(first)
         outputs = torch.zeros(n, dtype=wide, device=x.device)
+        baselines: Tensor | None = torch.zeros_like(outputs)  # None once the wrapped method gives none
         for start, stop in progress(chunks, desc="noise tunnel", enabled=self.progress):
             copies = stop - start
             noise = torch.stack([noise_source.draw() for _ in range(copies)])
@@ -129,6 +131,10 @@ class NoiseTunnel(Explainer):
             first += attr.sum(0)
             second += (attr * attr).sum(0)
             outputs += explanation.output.detach().to(wide).view(copies, n).sum(0)
+            if baselines is not None and explanation.baseline is not None:
+                baselines += explanation.baseline.detach().to(wide).view(copies, n).sum(0)
+            else:
+                baselines = None
         mean = first / self.samples
         if self.variant == "smoothgrad":
             result = mean
@@ -146,4 +152,5 @@ class NoiseTunnel(Explainer):
                 "noise_stdev": noise_source.sigma,
                 "inner_method": self._inner.name,
             },
+            baseline=None if baselines is None else (baselines / self.samples).to(x.dtype),
         )

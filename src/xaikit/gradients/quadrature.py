@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import roots_legendre
 
 RULES = ("riemann_left", "riemann_right", "riemann_middle", "trapezoid", "gauss_legendre")
 
@@ -52,6 +51,8 @@ def rule_name(rule: str) -> str:
 
 @lru_cache(maxsize=32)
 def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.special import roots_legendre  # imported on use: scipy is slow to import
+
     x, w = roots_legendre(n)
     x.setflags(write=False)
     w.setflags(write=False)

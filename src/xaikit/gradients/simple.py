@@ -13,7 +13,6 @@ from xaikit.gradients._common import (
     checked_output,
     forward,
     output_gradient,
-    subset,
     value_and_gradient,
 )
 from xaikit.utils.batching import iter_batches
@@ -40,7 +39,7 @@ def input_gradient(
     grads, values = [], []
     for s in iter_batches(n, batch_size):
         rows = torch.arange(s.start, s.stop, device=inputs.device)
-        value, grad = value_and_gradient(model, inputs[s], subset(resolved, rows))
+        value, grad = value_and_gradient(model, inputs[s], resolved.take(rows))
         grads.append(grad)
         values.append(value)
     return torch.cat(grads), torch.cat(values), resolved

@@ -17,7 +17,6 @@ from xaikit.gradients._common import (
     check_positive_int,
     check_stdev,
     forward,
-    subset,
 )
 
 
@@ -50,9 +49,10 @@ class SmoothIntegratedGradients(Explainer):
 
     Notes
     -----
-    ``output`` is ``f(x) - mean_s f(b_s)``; the starting points are not exact roots, so
-    ``Explanation.delta`` (also ``extras["completeness_gap"]``) measures how complete the
-    explanation is with respect to them.
+    ``output`` is ``f(x) - mean_s f(b_s)`` (``Explanation.baseline`` is ``mean_s f(b_s)``);
+    the starting points are not exact roots, so ``Explanation.delta`` (also
+    ``extras["completeness_gap"]``) measures how complete the explanation is with respect
+    to them.
     """
 
     def __init__(
@@ -86,7 +86,7 @@ class SmoothIntegratedGradients(Explainer):
         out_x = forward(model, x, self.batch_size)
         resolved = target.resolve(out_x)
         f_x = resolved.select(out_x)
-        f_starts = subset(resolved, owners).select(forward(model, starts, self.batch_size)).view(s, n)
+        f_starts = resolved.take(owners).select(forward(model, starts, self.batch_size)).view(s, n)
 
         rows = s * n
         alphas = ((torch.arange(t, dtype=torch.float64) + 0.5) / t).expand(rows, t)
@@ -98,7 +98,7 @@ class SmoothIntegratedGradients(Explainer):
             torch.arange(rows, device=x.device),
             alphas,
             weights,
-            subset(resolved, owners),
+            resolved.take(owners),
             rows,
             self.batch_size,
             desc="smooth integrated gradients",
@@ -117,4 +117,5 @@ class SmoothIntegratedGradients(Explainer):
                 "f_starts": f_starts.mean(0),
                 "noise_stdev": noise_source.sigma,
             },
+            baseline=f_starts.mean(0),
         )

@@ -207,7 +207,8 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
         for key, items in result.extras.items():
             out[key] = _stack(items, inputs.device)
         explained = torch.from_numpy(result.full - result.empty).to(device=inputs.device, dtype=value.dtype)
-        return Attribution(attribution, explained, resolved, out)
+        per_sample = set(out) - {"group_names"}  # group_names describes the batch's groups
+        return Attribution(attribution, explained, resolved, out, out["baseline_output"], per_sample)
 
     def _make_plan(self, count: int, width: int, rng: np.random.Generator) -> _Plan[PlanT]:
         """Plan for ``count`` groups; rows to evaluate: empty, full, then the coalitions."""

@@ -14,7 +14,7 @@ outputs of batches of perturbed inputs that mix samples, so it must act row by r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -27,7 +27,7 @@ from xaikit.utils.batching import iter_batches
 from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress
 
-__all__ = ["KeepMask", "PerturbationGame", "auto_batch_size", "coalition_masks", "rows_target"]
+__all__ = ["KeepMask", "PerturbationGame", "auto_batch_size", "coalition_masks"]
 
 #: Given the rows of one chunk, the mask of kept input elements: ``(B, F)`` bool over the
 #: flattened elements, or with the inputs' number of dimensions and broadcastable to them.
@@ -46,11 +46,6 @@ def auto_batch_size(inputs: Tensor) -> int:
     return max(1, min(AUTO_BATCH_MAX, AUTO_BATCH_ELEMENTS // elements))
 
 
-def rows_target(resolved: ResolvedTarget, ids: Tensor) -> ResolvedTarget:
-    """The target of samples ``ids``, for a batch of perturbed copies of those samples."""
-    if resolved.index is None:
-        return resolved
-    return replace(resolved, index=resolved.index[ids.to(resolved.index.device)])
 
 
 def coalition_masks(
@@ -156,7 +151,7 @@ class PerturbationGame:
                         "of shape (N, classes) or (N,)"
                     )
                 expanded = ids.repeat_interleave(rows) if rows > 1 else ids
-                value = rows_target(self.target, expanded).select(output)
+                value = self.target.take(expanded).select(output)
                 if rows > 1:
                     value = value.view(-1, rows).mean(1)
                 out[chunk] = value.detach().to(device="cpu", dtype=torch.float64)

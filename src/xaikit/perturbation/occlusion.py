@@ -217,7 +217,8 @@ class Occlusion(Explainer):
             attribution, per_sample, coverage = self._patches(game, inputs, value)
             extras["coverage"] = coverage
         extras["patches"] = per_sample
-        return Attribution(attribution.to(inputs.dtype), value - empty, resolved, extras)
+        row_wise = set(extras) - {"coverage"}  # coverage is the batch's, shaped like one input
+        return Attribution(attribution.to(inputs.dtype), value - empty, resolved, extras, empty, row_wise)
 
     def _patches(self, game: PerturbationGame, inputs: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         n, shape = inputs.shape[0], tuple(inputs.shape[1:])

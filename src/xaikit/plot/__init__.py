@@ -18,6 +18,7 @@ Functions
   (what :meth:`xaikit.Explanation.plot` calls).
 """
 
+from xaikit.core.hooks import register_plotter
 from xaikit.plot._arrays import display_image, reduce_channels, to_numpy
 from xaikit.plot._figure import new_axes, new_figure
 from xaikit.plot.colors import (
@@ -37,6 +38,9 @@ from xaikit.plot.io import figure_to_png, rgb_to_png, save_png
 from xaikit.plot.normalize import normalize_relevance, relevance_scale
 from xaikit.plot.series import time_series
 from xaikit.plot.tabular import bars
+
+# Explanation.plot draws through this hook: the core never imports the plotting layer.
+register_plotter(plot_explanation)
 
 __all__ = [
     "DIVERGING",

@@ -21,6 +21,8 @@ def describe(explanation: Explanation, index: int = 0) -> str:
     """A short title: method (and LRP composite), explained class and output value."""
     name = explanation.method
     composite = explanation.options.get("composite")
+    if not isinstance(composite, str):  # the default (None) or an object: LRP records the one used
+        composite = explanation.extras.get("composite")
     if isinstance(composite, str):
         name = f"{name} ({composite})"
     parts = [name]
