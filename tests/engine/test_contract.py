@@ -285,7 +285,7 @@ def test_every_preset_accepts_relative_false(name: str) -> None:
 
 
 def test_an_unknown_preset_option_lists_the_valid_ones() -> None:
-    with pytest.raises(OptionError, match=r"composite 'epsilon_plus' has no option 'gama'.*epsilon, relative"):
+    with pytest.raises(OptionError, match=r"composite 'epsilon_plus' got an unknown option 'gama'.*epsilon, relative"):
         get_composite("epsilon_plus", gama=0.5)
     with pytest.raises(OptionError, match="did you mean 'gamma'"):
         get_composite("epsilon_gamma_box", gama=0.5)

@@ -73,7 +73,7 @@ def check_options(owner: str, options: Mapping[str, Any], valid: Iterable[str] |
             close = difflib.get_close_matches(name, allowed, n=1)
             hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         listed = ", ".join(allowed) if allowed else "none"
-        raise OptionError(f"{owner} has no option {', '.join(hints)}; its options are: {listed}")
+        raise OptionError(f"{owner} got an unknown option {', '.join(hints)}; its options are: {listed}")
     return out
 
 
