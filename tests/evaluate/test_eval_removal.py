@@ -18,6 +18,7 @@ from xaikit.evaluate import (
     gaussian_blur,
 )
 from xaikit.evaluate.features import as_groups, group_mask, group_sums
+from xaikit.perturbation import Patches, patch_labels
 
 
 def test_feature_groups_images_channels_joint_and_patches() -> None:
@@ -39,6 +40,33 @@ def test_feature_groups_time_series_and_tabular() -> None:
     assert feature_groups((2, 10), patch=5).unique().numel() == 4
     assert feature_groups((7,)).tolist() == list(range(7))
     assert feature_groups((7,), patch=3).tolist() == [0, 0, 0, 1, 1, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("shape", "patch"),
+    [((7,), 3), ((2, 10), 4), ((3, 4, 6), 2), ((3, 5, 7), (2, 3)), ((1, 5, 5), 2), ((2, 3, 4, 5), (2, 1, 3))],
+)
+def test_feature_groups_use_the_patch_grid_of_perturbation_methods(shape: tuple[int, ...], patch: object) -> None:
+    """The metrics' patches are the perturbation methods' ``Patches``: one grid, same labels."""
+    channels = "separate" if len(shape) == 2 else "auto"  # separate for series: one grid per channel
+    labels = feature_groups(shape, patch=patch, channels=channels)  # type: ignore[arg-type]
+    grid = Patches(patch)(torch.zeros(1, *shape))  # type: ignore[arg-type]
+    assert torch.equal(grid, patch_labels(shape[1:] if len(shape) > 1 else shape, patch))  # type: ignore[arg-type]
+    if len(shape) == 1:
+        assert torch.equal(labels, grid)
+    elif channels == "separate":
+        assert torch.equal(labels, grid + torch.arange(shape[0]).view(-1, 1) * (int(grid.max()) + 1))
+    else:
+        assert torch.equal(labels, grid.expand(shape))
+    # the sizes are validated in one place, with one message
+    with pytest.raises(ValueError, match="entries"):
+        feature_groups(shape, patch=(2,) * (len(shape) + 1))
+    with pytest.raises(ValueError, match="entries"):
+        Patches((2,) * (len(shape) + 1))(torch.zeros(1, *shape))
+
+
+def test_patch_sizes_may_be_numpy_integers() -> None:
+    assert torch.equal(Patches(np.int64(2))(torch.zeros(1, 3, 4, 4)), feature_groups((1, 4, 4), patch=np.int64(2))[0])
 
 
 def test_user_groups_are_validated_and_renumbered() -> None:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from xaikit._version import __version__
 from xaikit.cli import cmd_demo, cmd_explain, cmd_methods, cmd_report
 from xaikit.cli.errors import CLIError, one_line
 from xaikit.report.staging import OutputFolderError
@@ -21,8 +22,6 @@ __all__ = ["CLIError", "build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``xaikit`` with all subcommands."""
-    from xaikit import __version__
-
     parser = argparse.ArgumentParser(
         prog="xaikit",
         description="Explain deep networks and unsupervised models, evaluate the explanations, "

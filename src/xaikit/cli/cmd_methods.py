@@ -33,10 +33,10 @@ def _required(cls: type, name: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Print the methods; returns 0."""
-    import xaikit
+    from xaikit.core.registry import get_method, methods
     from xaikit.lrp import composites
 
-    details = xaikit.methods(details=True)
+    details = methods(details=True)
     assert isinstance(details, dict)
     if args.json:
         print(json.dumps(details, indent=2, default=str, sort_keys=True))
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}{aliases}")
         if info["summary"]:
             print(textwrap.fill(info["summary"], width=96, initial_indent="    ", subsequent_indent="    "))
-        cls = xaikit.get_method(name)
+        cls = get_method(name)
         shown = [
             f"{option}=<required>" if _required(cls, option) else f"{option}={format_setting(default)}"
             for option, default in info["options"].items()

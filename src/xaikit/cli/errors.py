@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from xaikit.utils import errors
+
 
 class CLIError(Exception):
     """Bad input or a failed step, reported as ``xaikit <command>: error: <message>``.
@@ -20,10 +22,17 @@ class CLIError(Exception):
 
 
 def one_line(error: BaseException) -> str:
-    """The first non-empty line of an exception's message, prefixed by its type if bare."""
-    text = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-    if not text:
-        return type(error).__name__
-    if isinstance(error, CLIError):
-        return text
-    return text if isinstance(error, ValueError | FileNotFoundError) else f"{type(error).__name__}: {text}"
+    """The first non-empty line of an exception's message, prefixed by its type if bare.
+
+    Parameters
+    ----------
+    error : BaseException
+        The exception.
+
+    Returns
+    -------
+    str
+        See :func:`xaikit.utils.errors.one_line`; a :class:`CLIError`'s message is shown
+        without its type.
+    """
+    return errors.one_line(error, plain=(CLIError,))

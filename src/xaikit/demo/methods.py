@@ -5,9 +5,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from xaikit.core.registry import get_method, make_method, methods
 from xaikit.demo.context import DigitsData
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from xaikit.core.base import Model
+    from xaikit.core.explanation import Explanation
+    from xaikit.core.targets import TargetLike
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,29 @@ class MethodRun:
     label: str
     method: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    def explain(self, model: Model, inputs: Tensor, target: TargetLike = None) -> Explanation:
+        """Explain ``model`` on ``inputs`` with this run's method and options.
+
+        The same as ``xaikit.explain(model, inputs, target, method=self.method,
+        **self.options)``, made through the method registry: the demo sits below the
+        package root and does not import it.
+
+        Parameters
+        ----------
+        model : torch.nn.Module or callable
+            The model, in eval mode.
+        inputs : torch.Tensor
+            The batch to explain.
+        target : int, tensor, callable, Target or None
+            What to explain; the predicted class by default.
+
+        Returns
+        -------
+        Explanation
+            The explanation of the batch.
+        """
+        return make_method(self.method, **self.options)(model, inputs, target)
 
 
 #: The LRP composites of the literature, for inputs in [0, 1] (z^B bounds low=0, high=1).
@@ -133,18 +164,16 @@ def plan_runs(data: DigitsData, *, quick: bool = False) -> tuple[list[MethodRun]
     skipped : dict of str to str
         Method name -> why it is not run.
     """
-    import xaikit
-
     runs = list(LRP_RUNS)
     skipped: dict[str, str] = {}
-    names = xaikit.methods()
+    names = methods()
     assert isinstance(names, list)
     for name in names:
         if name in NOT_PER_INPUT:
             if name != "lrp":
                 skipped[name] = NOT_PER_INPUT[name]
             continue
-        cls = xaikit.get_method(name)
+        cls = get_method(name)
         accepted, any_option = _accepts(cls)
         wanted = dict(DIGITS_OPTIONS.get(name, {}))
         if quick:

@@ -87,7 +87,7 @@ def _run_one(section: DemoSection, context: DemoContext) -> Section:
     except SkipSection as reason:
         return Section.skipped(section.title, f"Skipped: {reason}")
     except Exception as error:  # a broken section is reported, the others still run
-        from xaikit.cli.errors import one_line
+        from xaikit.utils.errors import one_line
 
         failed = Section.failed(section.title, f"This section raised {one_line(error)}")
         tail = "".join(traceback.format_exception(error)[-12:])
@@ -98,7 +98,7 @@ def _run_one(section: DemoSection, context: DemoContext) -> Section:
 
 
 def _environment(context: DemoContext) -> dict[str, object]:
-    from xaikit import __version__
+    from xaikit._version import __version__
 
     return {
         "quick": context.quick,

@@ -84,14 +84,7 @@ from xaikit.evaluate.removal import (
     as_removal,
     gaussian_blur,
 )
-from xaikit.evaluate.runner import (
-    DEFAULT_METRICS,
-    METRICS,
-    EvaluationResult,
-    MethodSpec,
-    evaluate,
-    method_specs,
-)
+from xaikit.evaluate.runner import DEFAULT_METRICS, METRICS, EvaluationResult, evaluate
 from xaikit.evaluate.runtime import explanation_rate
 from xaikit.evaluate.similarity import (
     SIMILARITIES,
@@ -102,6 +95,7 @@ from xaikit.evaluate.similarity import (
     spearman,
     ssim,
 )
+from xaikit.evaluate.specs import MethodSpec, method_specs
 
 __all__ = [
     "DEFAULT_METRICS",

@@ -25,6 +25,8 @@ from torch import Tensor, nn
 
 from xaikit.core.base import Explainer, Model
 from xaikit.core.explanation import Explanation
+from xaikit.core.forward import check_output
+from xaikit.core.forward import forward as core_forward
 from xaikit.core.registry import make_method
 from xaikit.core.targets import (
     ClassTarget,
@@ -107,20 +109,8 @@ def attribution_tensor(attribution: AttributionLike) -> Tensor:
 
 
 def forward(model: Model, x: Tensor, batch_size: int | None = None) -> Tensor:
-    """``model(x)`` in batches, without a graph."""
-    outs = []
-    run = as_layout_forward(model)
-    with torch.no_grad():
-        for s in iter_batches(len(x), batch_size):
-            out = run(x[s])
-            if not isinstance(out, Tensor):
-                raise TypeError(
-                    f"the model returned {type(out).__name__}; metrics need a model returning one "
-                    "tensor of shape (N, classes) or (N,). Wrap it, for example "
-                    "lambda x: model(x)['logits']."
-                )
-            outs.append(out)
-    return torch.cat(outs)
+    """``model(x)`` in batches, without a graph (see :func:`xaikit.core.forward.forward`)."""
+    return core_forward(model, x, batch_size)
 
 
 def resolve_target(
@@ -162,7 +152,7 @@ def explained_value(
     run = as_layout_forward(model)
     with torch.no_grad():
         for s in iter_batches(len(x), batch_size):
-            values.append(target.take(s).select(run(x[s])))
+            values.append(target.take(s).select(check_output(run(x[s]), s.stop - s.start)))
     return torch.cat(values)
 
 

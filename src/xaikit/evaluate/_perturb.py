@@ -9,28 +9,19 @@ import torch
 from torch import Tensor
 
 from xaikit.core.base import Model
+from xaikit.core.forward import auto_batch_size
 from xaikit.core.targets import ResolvedTarget
 from xaikit.evaluate._common import explained_value
 from xaikit.evaluate.features import group_mask
 from xaikit.evaluate.removal import Removal
 from xaikit.utils.layout import as_layout_forward
+from xaikit.utils.options import check_batch_size
 from xaikit.utils.progress import progress
 
 MaskFn = Callable[[Tensor], Tensor]
 
-#: Input elements per forward pass when no batch size is given (small batches keep the
-#: activations of convolutional models in cache; tiny models still get large batches).
-AUTO_ELEMENTS = 2**16
 
 
-def auto_batch_size(x: Tensor, batch_size: int | None) -> int:
-    """Rows per forward pass: ``batch_size``, or about :data:`AUTO_ELEMENTS` input elements (16 to 4096 rows)."""
-    if batch_size is not None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
-        return int(batch_size)
-    per_input = max(1, x[0].numel()) if len(x) else 1
-    return int(min(4096, max(16, AUTO_ELEMENTS // per_input)))
 
 
 @dataclass
@@ -48,7 +39,7 @@ class Perturber:
     generator : torch.Generator
         Local generator (random removal values).
     batch_size : int or None
-        Rows per forward pass (``None``: automatic, see :func:`auto_batch_size`).
+        Rows per forward pass (``None``: automatic, see :func:`xaikit.core.forward.auto_batch_size`).
     """
 
     model: Model
@@ -62,7 +53,7 @@ class Perturber:
     def __post_init__(self) -> None:
         # automatic: whole chunks (one point of all N inputs at least) per forward pass
         self._auto = self.batch_size is None
-        self.batch_size = auto_batch_size(self.x, self.batch_size)
+        self.batch_size = check_batch_size(self.batch_size) or auto_batch_size(self.model, self.x)
         self._run = as_layout_forward(self.model)
         self._fill: Tensor | None = None
         if not self.removal.depends_on_mask:

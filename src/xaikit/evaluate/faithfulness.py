@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 
@@ -38,9 +37,13 @@ from xaikit.evaluate._common import (
     to_numpy,
 )
 from xaikit.evaluate._perturb import Perturber
+from xaikit.evaluate.correlation import pearson_rows
 from xaikit.evaluate.features import as_groups, group_sums
 from xaikit.evaluate.removal import as_removal
 from xaikit.utils.random import as_generator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ORDERS = ("morf", "lerf", "random")
 
@@ -103,6 +106,8 @@ class FlippingResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per sample and point (``order, sample, removed, fraction, value``)."""
+        import pandas as pd
+
         n, p = self.curves.shape
         return pd.DataFrame(
             {
@@ -281,30 +286,17 @@ class SubsetResult:
 
     @property
     def correlation(self) -> np.ndarray:
-        """Pearson correlation over the subsets, per sample (NaN where one side is constant)."""
-        return _row_pearson(self.relevance_sums, self.output_drops)
+        """Pearson correlation over the subsets, per sample.
+
+        NaN where the relevance sums or the output drops of a sample are constant, or
+        constant up to round-off (see :mod:`xaikit.evaluate.correlation`).
+        """
+        return pearson_rows(self.relevance_sums, self.output_drops).numpy()
 
     @property
     def gap(self) -> np.ndarray:
         """Mean ``|sum of relevance - output drop|`` over the subsets, per sample."""
         return np.abs(self.relevance_sums - self.output_drops).mean(1)
-
-
-def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation along the last axis; NaN where a side is constant (up to rounding)."""
-
-    def centred(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        c = v - v.mean(-1, keepdims=True)
-        norm = np.sqrt((c * c).sum(-1))
-        scale = np.abs(v).max(-1, initial=0.0) * np.sqrt(v.shape[-1])
-        return c, np.where(norm <= 1e-10 * scale, 0.0, norm)
-
-    ca, na = centred(a)
-    cb, nb = centred(b)
-    denom = na * nb
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.clip((ca * cb).sum(-1) / denom, -1.0, 1.0)
-    return np.where(denom > 0, out, np.nan)
 
 
 def _subset_drops(
@@ -444,6 +436,8 @@ class SensitivityNResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: ``n, sample, correlation, gap``."""
+        import pandas as pd
+
         k, n = self.gap.shape
         return pd.DataFrame(
             {

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
+
+from xaikit.perturbation.groups import patch_labels
 
 
 def feature_groups(
@@ -30,8 +31,10 @@ def feature_groups(
         Shape of one input, ``x.shape[1:]``: ``(d,)``, ``(C, T)`` or ``(C, H, W)``.
     patch : int or sequence of int, optional
         Side of the square (cubic) patches grouping neighbouring positions along the
-        spatial or temporal axes (region perturbation); one element per feature if
-        omitted. For tabular inputs it groups runs of consecutive features.
+        spatial or temporal axes (region perturbation), or one side per axis; one element
+        per feature if omitted. For tabular inputs it groups runs of consecutive features.
+        The patch grid is :func:`xaikit.perturbation.patch_labels`, the one of
+        :class:`xaikit.perturbation.Patches`.
     channels : {"auto", "joint", "separate"}
         Whether the channels at one position form one feature (``"joint"``: a pixel with
         its colours) or several (``"separate"``: each variable of a multivariate series).
@@ -61,33 +64,15 @@ def feature_groups(
     else:
         spatial, n_channels = shape[1:], shape[0]
         joint = len(shape) >= 3 if channels == "auto" else channels == "joint"
-    sizes = _patch_sizes(patch, len(spatial))
-    counts = [-(-s // p) for s, p in zip(spatial, sizes)]
-    grids = torch.meshgrid(
-        *[torch.arange(s) // p for s, p in zip(spatial, sizes)], indexing="ij"
-    )
-    label = torch.zeros(spatial, dtype=torch.long)
-    for grid, count in zip(grids, counts):
-        label = label * count + grid
+    label = patch_labels(spatial, 1 if patch is None else patch)
     if len(shape) > 1:
-        n_spatial = int(np.prod(counts))
+        n_spatial = int(label.max()) + 1
         if joint:
             label = label.expand(n_channels, *spatial)
         else:
             offsets = torch.arange(n_channels).view(-1, *([1] * len(spatial))) * n_spatial
             label = label + offsets
     return label.contiguous().to(device)
-
-
-def _patch_sizes(patch: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    if patch is None:
-        return (1,) * ndim
-    sizes = (int(patch),) * ndim if isinstance(patch, int | np.integer) else tuple(int(p) for p in patch)
-    if len(sizes) != ndim or any(p < 1 for p in sizes):
-        raise ValueError(
-            f"patch must be a positive int or one positive int per spatial axis ({ndim}), got {patch!r}"
-        )
-    return sizes
 
 
 def as_groups(

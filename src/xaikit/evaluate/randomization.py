@@ -21,10 +21,9 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
@@ -46,6 +45,9 @@ from xaikit.evaluate._common import (
 from xaikit.evaluate.similarity import Similarity, against, default_similarities, get_similarity
 from xaikit.utils.progress import progress
 from xaikit.utils.random import as_generator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ORDERS = ("top_down", "bottom_up", "independent")
 
@@ -209,6 +211,8 @@ class RandomizationResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: ``similarity, seed, step, layer, sample, value``."""
+        import pandas as pd
+
         rows = []
         for name, values in self.scores.items():
             s, k, n = values.shape
@@ -356,6 +360,8 @@ class ClassSensitivityResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: ``similarity, sample, target, other, value``."""
+        import pandas as pd
+
         n = len(self.target)
         return pd.concat(
             [

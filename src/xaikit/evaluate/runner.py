@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from torch import Tensor, nn
 
-from xaikit.core.base import Explainer, Model
+from xaikit.core.base import Model
 from xaikit.core.targets import ResolvedTarget, Target, TargetLike
 from xaikit.core.validation import preserved_model_state
 from xaikit.evaluate._common import (
-    MethodLike,
     as_explain_fn,
     as_fixed_target,
     explain_batched,
-    method_label,
     prepare_inputs,
     resolve_target,
 )
@@ -34,63 +31,13 @@ from xaikit.evaluate.localization import (
 )
 from xaikit.evaluate.randomization import class_sensitivity, model_randomization
 from xaikit.evaluate.runtime import explanation_rate
+from xaikit.evaluate.specs import MethodsLike, MethodSpec, method_specs
 from xaikit.utils.progress import progress
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 COLUMNS = ["method", "metric", "score", "detail", "sample", "value"]
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """A method to evaluate: a label, the method (name, explainer or callable) and its options."""
-
-    label: str
-    method: MethodLike
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-MethodsLike = (
-    Mapping[str, MethodLike | tuple[str, Mapping[str, Any]]] | Sequence[MethodLike | MethodSpec] | MethodLike
-)
-
-
-def method_specs(methods: MethodsLike) -> list[MethodSpec]:
-    """Normalize the forms :func:`evaluate` accepts for ``methods`` into :class:`MethodSpec` objects.
-
-    Accepted: a list of names, explainers, callables or :class:`MethodSpec`; or a mapping
-    from label to a name, an explainer, a callable, or a ``(name, options)`` pair, for
-    example ``{"LRP z+": ("lrp", {"composite": "zplus"}), "saliency": "saliency"}``.
-    """
-    specs: list[MethodSpec] = []
-    if isinstance(methods, str | Explainer | MethodSpec) or (
-        callable(methods) and not isinstance(methods, Mapping)
-    ):
-        methods = [methods]
-    if isinstance(methods, Mapping):
-        for label, value in methods.items():
-            if isinstance(value, tuple):
-                if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], Mapping):
-                    raise TypeError(f"method {label!r}: a tuple must be (name, options dict)")
-                specs.append(MethodSpec(str(label), value[0], dict(value[1])))
-            else:
-                specs.append(MethodSpec(str(label), value))
-    else:
-        for item in methods:
-            if isinstance(item, MethodSpec):
-                specs.append(item)
-            elif isinstance(item, tuple):
-                raise TypeError("use a mapping {label: (name, options)} to give methods with options")
-            else:
-                specs.append(MethodSpec(method_label(item), item))
-    if not specs:
-        raise ValueError("give at least one method to evaluate")
-    labels = [s.label for s in specs]
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
-    if duplicates:
-        raise ValueError(
-            f"methods {duplicates} appear more than once; give a mapping from distinct labels to methods, "
-            "for example {'lrp-eps': ('lrp', {'composite': 'epsilon'}), 'lrp-z+': ('lrp', {'composite': 'zplus'})}"
-        )
-    return specs
 
 
 @dataclass
@@ -377,6 +324,8 @@ def evaluate(
     >>> sorted(result.table["score"].unique())
     ['entropy', 'gini', 'jpeg_bytes']
     """
+    import pandas as pd
+
     specs = method_specs(methods)
     names = list(metrics) if metrics is not None else [*DEFAULT_METRICS, *(["localization"] if masks is not None else [])]
     unknown = [m for m in names if m not in METRICS]

@@ -6,7 +6,6 @@ import statistics
 import time
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import Tensor
 
@@ -19,9 +18,10 @@ from xaikit.evaluate._common import (
     prepare_inputs,
     resolve_target,
 )
+from xaikit.evaluate.specs import MethodsLike, method_specs
 
 if TYPE_CHECKING:
-    from xaikit.evaluate.runner import MethodsLike
+    import pandas as pd
 
 
 def _sync(device: torch.device) -> None:
@@ -64,7 +64,7 @@ def explanation_rate(
         One row per method: ``method``, ``explanations_per_second`` (median),
         ``seconds`` (median time for the batch), ``n`` (batch size), ``repeats``.
     """
-    from xaikit.evaluate.runner import method_specs
+    import pandas as pd
 
     if repeats < 1:
         raise ValueError("repeats must be at least 1")

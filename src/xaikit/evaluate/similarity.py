@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from xaikit.evaluate.correlation import pearson_rows, spearman_rows
+from xaikit.evaluate.correlation import rank_rows as rank
+
 Similarity = Callable[[Tensor, Tensor], Tensor]
 
 
@@ -37,46 +40,11 @@ def scale_unit(a: Tensor) -> Tensor:
     return scaled.reshape(a.shape)
 
 
-def rank(a: Tensor) -> Tensor:
-    """Ranks along the last axis of a 2-D tensor, ties given their average rank (1-based).
-
-    Equals ``scipy.stats.rankdata(a, axis=1)`` (method ``"average"``). On the CPU the sort
-    runs in NumPy (about 3x faster than ``torch.sort`` there); elsewhere in torch.
-    """
-    if a.ndim != 2:
-        raise ValueError("rank expects a 2-D tensor (N, features)")
-    if a.device.type == "cpu":
-        return torch.from_numpy(_rank_numpy(a.detach().numpy()))
-    values, order = torch.sort(a, dim=1)
-    sorted_ranks = torch.from_numpy(_average_ranks(values.cpu().numpy())).to(a.device)
-    return torch.empty_like(sorted_ranks).scatter_(1, order, sorted_ranks)
-
-
-def _rank_numpy(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, axis=1)
-    ranks = np.empty(x.shape, dtype=np.float64)
-    np.put_along_axis(ranks, order, _average_ranks(np.take_along_axis(x, order, axis=1)), axis=1)
-    return ranks
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of row-wise sorted ``values``, each run of equal values given its average rank."""
-    n, d = values.shape
-    positions = np.broadcast_to(np.arange(d), (n, d))
-    equal = values[:, 1:] == values[:, :-1]
-    if not equal.any():
-        return (positions + 1).astype(np.float64)
-    starts = np.ones((n, d), dtype=bool)
-    starts[:, 1:] = ~equal
-    ends = np.ones((n, d), dtype=bool)
-    ends[:, :-1] = starts[:, 1:]
-    first = np.maximum.accumulate(np.where(starts, positions, 0), axis=1)
-    last = np.minimum.accumulate(np.where(ends, positions, d)[:, ::-1], axis=1)[:, ::-1]
-    return (first + last) / 2 + 1
-
-
 def pearson(a: Tensor, b: Tensor) -> Tensor:
-    """Pearson correlation of each pair of maps over all their elements (NaN if one is constant).
+    """Pearson correlation of each pair of maps over all their elements.
+
+    NaN where a map is constant, or constant up to round-off (see
+    :mod:`xaikit.evaluate.correlation`, which every correlation of the library goes through).
 
     Parameters
     ----------
@@ -89,20 +57,14 @@ def pearson(a: Tensor, b: Tensor) -> Tensor:
         ``(N,)`` float64 correlations in ``[-1, 1]``.
     """
     a, b = _check_pair(a, b)
-    x = a.reshape(len(a), -1)
-    y = b.reshape(len(b), -1)
-    x = x - x.mean(1, keepdim=True)
-    y = y - y.mean(1, keepdim=True)
-    denom = x.norm(dim=1) * y.norm(dim=1)
-    num = (x * y).sum(1)
-    out = num / denom
-    return torch.where(denom > 0, out, torch.full_like(out, float("nan"))).clamp(-1, 1)
+    return pearson_rows(a.reshape(len(a), -1), b.reshape(len(b), -1))
 
 
 def spearman(a: Tensor, b: Tensor, *, absolute: bool = False) -> Tensor:
     """Spearman rank correlation of each pair of maps (of their absolute values if ``absolute``).
 
-    Ties get average ranks, as in :func:`scipy.stats.spearmanr`.
+    Ties get average ranks, as in :func:`scipy.stats.spearmanr`; NaN where all the values
+    of a map are equal (:func:`xaikit.evaluate.correlation.spearman_rows`).
 
     Parameters
     ----------
@@ -121,7 +83,7 @@ def spearman(a: Tensor, b: Tensor, *, absolute: bool = False) -> Tensor:
     y = b.reshape(len(b), -1)
     if absolute:
         x, y = x.abs(), y.abs()
-    return pearson(rank(x), rank(y))
+    return spearman_rows(x, y)
 
 
 def spearman_abs(a: Tensor, b: Tensor) -> Tensor:
@@ -325,7 +287,7 @@ def against(similarity: Similarity, reference: Tensor) -> Callable[[Tensor], Ten
     def compare(b: Tensor) -> Tensor:
         _, other = _check_pair(reference, b)
         flat_b = other.reshape(len(other), -1)
-        return pearson(ranked, rank(flat_b.abs() if similarity is spearman_abs else flat_b))
+        return pearson_rows(ranked, rank(flat_b.abs() if similarity is spearman_abs else flat_b))
 
     return compare
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
 from xaikit.core.base import Model
+from xaikit.core.forward import check_output
+from xaikit.core.forward import forward as core_forward
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.progress import progress
@@ -16,28 +16,11 @@ from xaikit.utils.random import as_generator
 BaselineLike = float | int | Tensor | None
 
 
-def checked_output(out: Any, n: int) -> Tensor:
-    """Raise unless the model returned one tensor with ``n`` rows."""
-    if not isinstance(out, Tensor):
-        raise TypeError(
-            f"the model returned {type(out).__name__}; explainers need a model returning one tensor "
-            "of shape (N, classes) or (N,). Wrap it, for example lambda x: model(x)['logits']."
-        )
-    if out.ndim == 0 or out.shape[0] != n:
-        raise ValueError(
-            f"the model output has shape {tuple(out.shape)} for a batch of {n} samples; "
-            "it must keep the batch dimension first"
-        )
-    return out
 
 
 def forward(model: Model, inputs: Tensor, batch_size: int | None = None) -> Tensor:
-    """Model outputs without a graph, evaluated in batches of ``batch_size``."""
-    outs = []
-    with torch.no_grad():
-        for s in iter_batches(len(inputs), batch_size):
-            outs.append(checked_output(model(inputs[s]), s.stop - s.start))
-    return torch.cat(outs)
+    """Model outputs without a graph, in batches of ``batch_size`` (all at once for ``None``), contiguous layout."""
+    return core_forward(model, inputs, batch_size, layout=False)
 
 
 
@@ -46,7 +29,7 @@ def value_and_gradient(model: Model, points: Tensor, resolved: ResolvedTarget) -
     """Explained value per row of ``points`` and its gradient with respect to ``points``."""
     with torch.enable_grad():
         leaf = points.detach().requires_grad_(True)
-        out = checked_output(model(leaf), len(points))
+        out = check_output(model(leaf), len(points))
         value = resolved.select(out)
         (grad,) = torch.autograd.grad(value.sum(), leaf, allow_unused=True)
     if grad is None:
@@ -130,18 +113,8 @@ def as_reference_set(baselines: Tensor | None, inputs: Tensor, *, name: str = "b
     return b
 
 
-def check_positive_int(value: int, name: str) -> int:
-    """Raise unless ``value`` is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
-def check_batch_size(value: int | None) -> int | None:
-    """Raise unless ``value`` is ``None`` or a positive integer."""
-    if value is not None:
-        check_positive_int(value, "batch_size")
-    return value
 
 
 def accumulate_gradients(

@@ -18,10 +18,10 @@ import torch
 from torch import Tensor
 
 from xaikit.core.base import Model
+from xaikit.core.forward import check_output
 from xaikit.engine.composite_protocol import RuleProvider
 from xaikit.engine.dispatch import Propagation
 from xaikit.engine.errors import UnsupportedOperationError
-from xaikit.gradients._common import checked_output
 
 
 def run_engine(
@@ -54,7 +54,7 @@ def run_engine(
     with torch.enable_grad(), prop:
         prop.track(leaf)
         out = model(leaf)
-    out = checked_output(out, len(inputs))
+    out = check_output(out, len(inputs))
     if not prop.carries(out):
         raise ValueError("the model output does not depend on its input; nothing to explain")
     return prop, leaf, out

@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.forward import check_output
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
-from xaikit.gradients._common import FixedTarget, checked_output, output_gradient
+from xaikit.gradients._common import FixedTarget, output_gradient
 from xaikit.gradients.backprop_rules import GuidedRule
 from xaikit.gradients.modified import modified_gradient
 
@@ -66,7 +67,7 @@ def layer_gradient(model: Model, inputs: Tensor, target: Target, layer: str | No
     try:
         with torch.enable_grad():
             leaf = inputs.detach().requires_grad_(True)
-            out = checked_output(model(leaf), len(inputs))
+            out = check_output(model(leaf), len(inputs))
     finally:
         for handle in handles:
             handle.remove()

@@ -16,7 +16,6 @@ from xaikit.gradients._common import (
     FixedTarget,
     as_baseline,
     as_reference_set,
-    check_batch_size,
     forward,
     output_gradient,
 )
@@ -24,6 +23,7 @@ from xaikit.gradients._engine import backward, run_engine
 from xaikit.gradients.deeplift_rules import deeplift_composite
 from xaikit.gradients.quadrature import Quadrature
 from xaikit.utils.batching import iter_batches
+from xaikit.utils.options import check_batch_size
 from xaikit.utils.progress import progress
 
 RULES = ("rescale", "reveal_cancel")

@@ -11,10 +11,9 @@ from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.gradients._common import (
     accumulate_gradients,
     as_reference_set,
-    check_batch_size,
-    check_positive_int,
     forward,
 )
+from xaikit.utils.options import check_batch_size, check_positive_int
 from xaikit.utils.random import as_generator
 
 

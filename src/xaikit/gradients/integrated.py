@@ -16,11 +16,10 @@ from xaikit.gradients._common import (
     BaselineLike,
     accumulate_gradients,
     as_baseline,
-    check_batch_size,
-    check_positive_int,
     endpoint_outputs,
 )
 from xaikit.gradients.quadrature import Quadrature, rule_name
+from xaikit.utils.options import check_batch_size, check_positive_int
 
 
 def _integrate(

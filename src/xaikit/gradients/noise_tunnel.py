@@ -13,11 +13,10 @@ from xaikit.core.registry import get_method, make_method, register_method
 from xaikit.core.targets import ClassTarget, LogOdds, OutputSelection, ResolvedTarget, Target
 from xaikit.gradients._common import (
     RelativeNoise,
-    check_batch_size,
-    check_positive_int,
     check_stdev,
     forward,
 )
+from xaikit.utils.options import check_batch_size, check_positive_int
 from xaikit.utils.progress import progress
 
 VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")

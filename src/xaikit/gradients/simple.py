@@ -6,16 +6,16 @@ import torch
 from torch import Tensor
 
 from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.forward import check_output
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.gradients._common import (
-    check_batch_size,
-    checked_output,
     forward,
     output_gradient,
     value_and_gradient,
 )
 from xaikit.utils.batching import iter_batches
+from xaikit.utils.options import check_batch_size
 
 
 def input_gradient(
@@ -31,7 +31,7 @@ def input_gradient(
     if batch_size is None or batch_size >= n:
         with torch.enable_grad():
             leaf = inputs.detach().requires_grad_(True)
-            out = checked_output(model(leaf), n)
+            out = check_output(model(leaf), n)
             resolved = target.resolve(out.detach())
             (grad,) = torch.autograd.grad(out, leaf, output_gradient(resolved, out.detach()), allow_unused=True)
         return (torch.zeros_like(leaf) if grad is None else grad), resolved.select(out.detach()), resolved

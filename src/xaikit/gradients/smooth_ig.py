@@ -13,11 +13,10 @@ from xaikit.gradients._common import (
     RelativeNoise,
     accumulate_gradients,
     as_baseline,
-    check_batch_size,
-    check_positive_int,
     check_stdev,
     forward,
 )
+from xaikit.utils.options import check_batch_size, check_positive_int
 
 
 @register_method("smooth_integrated_gradients", aliases=("smooth_ig", "smoothed_integrated_gradients"))

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.forward import check_output
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.engine.dispatch import Propagation
@@ -41,11 +42,7 @@ def run_propagation(
     with torch.enable_grad(), prop:
         prop.track(leaf)
         out = model(leaf)
-    if not isinstance(out, Tensor):
-        raise TypeError(
-            f"the model returned {type(out).__name__}; LRP needs a model returning one tensor of "
-            "shape (N, classes) or (N,). Wrap it, for example lambda x: model(x)['logits']."
-        )
+    out = check_output(out, len(inputs))
     if not prop.carries(out):
         raise ValueError("the model output does not depend on its input; nothing to explain")
     return prop, leaf, out

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 from xaikit.neon.base import Neuralized
 from xaikit.neon.kde import KDEInlierness, KDEOutlierness, RandomFeatureInlierness
@@ -26,6 +25,13 @@ SUPPORTED = (
 
 #: Scores a KernelDensity can be neuralized into.
 KDE_KINDS = ("outlierness", "inlierness", "random_features")
+
+
+def _check_is_fitted(estimator: Any, attribute: str) -> None:
+    """Scikit-learn's ``check_is_fitted``, imported on first use (scikit-learn is slow to import)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator, attribute)
 
 
 def _unsupported(estimator: Any) -> TypeError:
@@ -59,7 +65,7 @@ def kde_parameters(kde: Any) -> tuple[np.ndarray, float, np.ndarray | None, floa
     ValueError
         For a kernel other than Gaussian or a metric other than Euclidean.
     """
-    check_is_fitted(kde, "tree_")
+    _check_is_fitted(kde, "tree_")
     if kde.kernel != "gaussian":
         raise ValueError(
             f"KernelDensity with kernel={kde.kernel!r} cannot be neuralized into log-mean-exp "
@@ -94,7 +100,7 @@ def _kde(kde: Any, kind: str, beta: Any, eps: float, n_features: int, seed: Any)
 
 
 def _ocsvm(svm: Any, beta: Any, eps: float) -> Neuralized:
-    check_is_fitted(svm, "support_vectors_")
+    _check_is_fitted(svm, "support_vectors_")
     if svm.kernel != "rbf":
         raise ValueError(
             f"OneClassSVM with kernel={svm.kernel!r} cannot be neuralized into log-mean-exp pooling "
@@ -209,7 +215,7 @@ def neuralize(
     if isinstance(estimator, KMeans | MiniBatchKMeans):
         if kind not in (None, "clusters"):
             raise ValueError(f"kind for {type(estimator).__name__} must be 'clusters', got {kind!r}")
-        check_is_fitted(estimator, "cluster_centers_")
+        _check_is_fitted(estimator, "cluster_centers_")
         model_out = NeuralizedKMeans(
             np.array(estimator.cluster_centers_, dtype=np.float64), beta=beta, rule=rule or "wsquare"
         )

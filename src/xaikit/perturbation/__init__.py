@@ -25,6 +25,7 @@ from xaikit.perturbation.groups import (
     FeatureGroups,
     Patches,
     Superpixels,
+    patch_labels,
     resolve_groups,
 )
 from xaikit.perturbation.kernel_shap import KernelShap
@@ -50,5 +51,6 @@ __all__ = [
     "Superpixels",
     "activation_maximization",
     "exact_shapley",
+    "patch_labels",
     "resolve_groups",
 ]

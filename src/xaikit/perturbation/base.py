@@ -19,30 +19,21 @@ import torch
 from torch import Tensor
 
 from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.forward import auto_batch_size, forward
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.perturbation.baseline import BaselineLike, resolve_baseline
-from xaikit.perturbation.game import PerturbationGame, auto_batch_size, coalition_masks
+from xaikit.perturbation.game import PerturbationGame, coalition_masks
 from xaikit.perturbation.groups import FeatureGroups, GroupsLike, resolve_groups
-from xaikit.utils.batching import batched_forward
+from xaikit.utils.options import check_batch_size
 from xaikit.utils.random import as_numpy_rng
 
-__all__ = ["CoalitionExplainer", "check_batch_size", "check_positive", "setup_game"]
+__all__ = ["CoalitionExplainer", "setup_game"]
 
 PlanT = TypeVar("PlanT")
 
 
-def check_batch_size(batch_size: int | None) -> int | None:
-    """Validate a ``batch_size`` option (a positive int, or ``None`` for the automatic size)."""
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    return batch_size
 
 
-def check_positive(value: int, name: str) -> int:
-    """Validate a positive integer option."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def setup_game(
@@ -66,17 +57,7 @@ def setup_game(
         ``(N,)`` the explained value ``f(x)`` of each sample.
     """
     reference = resolve_baseline(baseline, inputs)
-    output = batched_forward(model, inputs, batch_size or auto_batch_size(inputs), show_progress=False)
-    if not isinstance(output, Tensor):
-        raise TypeError(
-            f"the model returned {type(output).__name__}; wrap it to return one tensor of shape "
-            "(N, classes) or (N,)"
-        )
-    if output.shape[0] != inputs.shape[0]:
-        raise ValueError(
-            f"the model returned {output.shape[0]} rows for {inputs.shape[0]} inputs; it must map "
-            "a batch (N, ...) to outputs (N, ...)"
-        )
+    output = forward(model, inputs, batch_size or auto_batch_size(model, inputs))
     resolved = target.resolve(output.detach())
     value = resolved.select(output).detach()
     game = PerturbationGame(model, inputs, reference, resolved, batch_size, show_progress, desc)

@@ -14,12 +14,13 @@ outputs of batches of perturbed inputs that mix samples, so it must act row by r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from xaikit.core.base import Model
+from xaikit.core.forward import auto_batch_size, check_output
 from xaikit.core.targets import ResolvedTarget
 from xaikit.perturbation.baseline import Reference
 from xaikit.perturbation.groups import FeatureGroups
@@ -27,23 +28,15 @@ from xaikit.utils.batching import iter_batches
 from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress
 
-__all__ = ["KeepMask", "PerturbationGame", "auto_batch_size", "coalition_masks"]
+__all__ = ["KeepMask", "PerturbationGame", "coalition_masks"]
 
 #: Given the rows of one chunk, the mask of kept input elements: ``(B, F)`` bool over the
 #: flattened elements, or with the inputs' number of dimensions and broadcastable to them.
 KeepMask = Callable[[slice], Tensor]
 
 
-#: Input elements per forward pass chosen by the automatic batch size.
-AUTO_BATCH_ELEMENTS = 2**20
-#: Most model inputs per forward pass chosen by the automatic batch size.
-AUTO_BATCH_MAX = 2**16
 
 
-def auto_batch_size(inputs: Tensor) -> int:
-    """About ``2^20`` input elements per forward pass, between 1 and 65536 inputs."""
-    elements = max(1, int(inputs[0].numel())) if len(inputs) else 1
-    return max(1, min(AUTO_BATCH_MAX, AUTO_BATCH_ELEMENTS // elements))
 
 
 
@@ -90,7 +83,7 @@ class PerturbationGame:
         The target resolved on the unperturbed batch (fixes the class of each sample).
     batch_size : int or None
         Largest number of model inputs per forward pass (``None``: automatic, see
-        :func:`auto_batch_size`).
+        :func:`xaikit.core.forward.auto_batch_size`).
     show_progress : bool or None
         Progress bar over the forward passes.
     desc : str
@@ -104,10 +97,15 @@ class PerturbationGame:
     batch_size: int | None = None
     show_progress: bool | None = None
     desc: str = "perturbations"
+    _auto: int | None = field(default=None, init=False, repr=False)
 
     def model_batch(self, inputs: Tensor) -> int:
         """Model inputs per forward pass: ``batch_size``, or the automatic choice."""
-        return auto_batch_size(inputs) if self.batch_size is None else self.batch_size
+        if self.batch_size is not None:
+            return self.batch_size
+        if self._auto is None:
+            self._auto = auto_batch_size(self.model, inputs)
+        return self._auto
 
     def _perturbed(self, ids: Tensor, keep: Tensor) -> Tensor:
         x = self.inputs[ids]
@@ -144,12 +142,7 @@ class PerturbationGame:
             for chunk in progress(chunks, desc=self.desc, enabled=self.show_progress, min_items=4):
                 ids = sample_ids[chunk].to(device)
                 batch = self._perturbed(ids, keep(chunk).to(device))
-                output = run(batch)
-                if not isinstance(output, Tensor):
-                    raise TypeError(
-                        f"the model returned {type(output).__name__}; wrap it to return one tensor "
-                        "of shape (N, classes) or (N,)"
-                    )
+                output = check_output(run(batch), len(batch))
                 expanded = ids.repeat_interleave(rows) if rows > 1 else ids
                 value = self.target.take(expanded).select(output)
                 if rows > 1:

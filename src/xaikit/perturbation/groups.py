@@ -30,6 +30,7 @@ __all__ = [
     "GroupsLike",
     "Patches",
     "Superpixels",
+    "patch_labels",
     "resolve_groups",
 ]
 
@@ -214,13 +215,70 @@ def _spatial_dims(ndim: int) -> int:
     return 1 if ndim == 2 else ndim - 2
 
 
-def _per_dim(value: int | Sequence[int], count: int, what: str) -> tuple[int, ...]:
-    values = (value,) * count if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(values) != count:
-        raise ValueError(f"{what} has {len(values)} entries, expected {count} (one per spatial dimension)")
-    if any(v < 1 for v in values):
-        raise ValueError(f"{what} must be positive, got {values}")
-    return values
+def _patch_sizes(size: int | Sequence[int], ndim: int) -> tuple[int, ...]:
+    """A patch size expanded to ``ndim`` spatial dimensions, checked.
+
+    Parameters
+    ----------
+    size : int or sequence of int
+        One size for all dimensions or one per dimension.
+    ndim : int
+        Number of spatial dimensions.
+
+    Returns
+    -------
+    tuple of int
+        ``ndim`` positive sizes.
+    """
+    sizes = (int(size),) * ndim if isinstance(size, int | np.integer) else tuple(int(s) for s in size)
+    if len(sizes) != ndim:
+        raise ValueError(
+            f"patch size has {len(sizes)} entries, expected {ndim} (one per spatial dimension)"
+        )
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"patch size must be positive, got {sizes}")
+    return sizes
+
+
+def patch_labels(
+    spatial: Sequence[int], size: int | Sequence[int], *, device: torch.device | str | None = None
+) -> Tensor:
+    """Label each position of a grid with the non-overlapping patch it lies in.
+
+    The one patch grid of the library: :class:`Patches` (feature groups of the
+    perturbation methods) and :func:`xaikit.evaluate.feature_groups` (features of the
+    perturbation metrics) both use it.
+
+    Parameters
+    ----------
+    spatial : sequence of int
+        The grid's shape, for example ``(H, W)``.
+    size : int or sequence of int
+        Patch size, one for all dimensions or one per dimension; border patches are
+        smaller where a size does not divide the grid.
+    device : torch.device or str, optional
+        Device of the labels.
+
+    Returns
+    -------
+    torch.Tensor
+        Long tensor of shape ``spatial``: patch labels ``0 .. G-1``, numbered in row-major
+        order of the patch grid (all used).
+
+    Examples
+    --------
+    >>> patch_labels((2, 5), 2).tolist()
+    [[0, 0, 1, 1, 2], [0, 0, 1, 1, 2]]
+    """
+    spatial = tuple(int(s) for s in spatial)
+    sizes = _patch_sizes(size, len(spatial))
+    labels = torch.zeros(spatial, dtype=torch.long, device=device)
+    for dim, (length, step) in enumerate(zip(spatial, sizes)):
+        index = torch.arange(length, device=device) // step
+        shape = [1] * len(spatial)
+        shape[dim] = length
+        labels = labels * (-(-length // step)) + index.view(shape)
+    return labels
 
 
 @dataclass(frozen=True)
@@ -247,14 +305,7 @@ class Patches:
     def __call__(self, inputs: Tensor) -> Tensor:
         """The label mask of the spatial shape (broadcast over channels)."""
         spatial = tuple(inputs.shape[inputs.ndim - _spatial_dims(inputs.ndim) :])
-        size = _per_dim(self.size, len(spatial), "patch size")
-        labels = torch.zeros(spatial, dtype=torch.long, device=inputs.device)
-        for dim, (length, step) in enumerate(zip(spatial, size)):
-            index = torch.arange(length, device=inputs.device) // step
-            shape = [1] * len(spatial)
-            shape[dim] = length
-            labels = labels * (-(-length // step)) + index.view(shape)
-        return labels
+        return patch_labels(spatial, self.size, device=inputs.device)
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,11 @@ from math import comb
 import numpy as np
 
 from xaikit.core.registry import register_method
-from xaikit.perturbation.base import CoalitionExplainer, check_positive
+from xaikit.perturbation.base import CoalitionExplainer
 from xaikit.perturbation.baseline import BaselineLike
 from xaikit.perturbation.fit import weighted_r2
 from xaikit.perturbation.groups import GroupsLike
+from xaikit.utils.options import check_positive_int
 
 __all__ = ["KernelShap", "kernel_weights", "sample_coalitions", "solve_constrained"]
 
@@ -291,7 +292,7 @@ class KernelShap(CoalitionExplainer[CoalitionSample]):
         batch_size: int | None = None,
         progress: bool | None = None,
     ) -> None:
-        self.samples = None if samples is None else check_positive(samples, "samples")
+        self.samples = None if samples is None else check_positive_int(samples, "samples")
         if l1 is not None and not (isinstance(l1, int | float) and l1 > 0):
             raise ValueError(f"l1 must be a positive number or None (no penalty), got {l1!r}")
         self.l1 = l1

@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from xaikit.core.registry import register_method
-from xaikit.perturbation.base import CoalitionExplainer, check_positive
+from xaikit.perturbation.base import CoalitionExplainer
 from xaikit.perturbation.baseline import BaselineLike
 from xaikit.perturbation.fit import weighted_r2
 from xaikit.perturbation.groups import GroupsLike
+from xaikit.utils.options import check_positive_int
 
 __all__ = ["Lime", "proximity", "weighted_ridge"]
 
@@ -127,7 +128,7 @@ class Lime(CoalitionExplainer[np.ndarray]):
         batch_size: int | None = None,
         progress: bool | None = None,
     ) -> None:
-        self.samples = check_positive(samples, "samples")
+        self.samples = check_positive_int(samples, "samples")
         if not kernel_width > 0:
             raise ValueError(f"kernel_width must be positive, got {kernel_width!r}")
         if distance not in ("cosine", "hamming"):

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from xaikit.core.base import Model
+from xaikit.core.forward import check_output
 from xaikit.core.targets import Predicted, TargetLike, as_target
 from xaikit.core.validation import check_eval_mode, model_device, preserved_model_state
 from xaikit.utils.progress import progress as progress_bar
@@ -173,9 +174,7 @@ def activation_maximization(
     history = torch.empty((steps, starts), dtype=torch.float64)
 
     def evaluate(point: Tensor) -> tuple[Tensor, Tensor]:
-        output = model(point)
-        if not isinstance(output, Tensor):
-            raise TypeError(f"the model returned {type(output).__name__}; it must return one tensor")
+        output = check_output(model(point), len(point))
         value = goal.resolve(output.detach()).select(output)
         objective = value - l2 * point.flatten(1).pow(2).sum(1)
         if log_density is not None:

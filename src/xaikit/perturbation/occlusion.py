@@ -20,11 +20,12 @@ from torch import Tensor
 from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import Target
-from xaikit.perturbation.base import check_batch_size, setup_game
+from xaikit.perturbation.base import setup_game
 from xaikit.perturbation.baseline import BaselineLike
 from xaikit.perturbation.game import PerturbationGame
 from xaikit.perturbation.groups import GroupsLike, resolve_groups
 from xaikit.utils.batching import iter_batches
+from xaikit.utils.options import check_batch_size
 
 __all__ = ["Occlusion", "PatchGrid"]
 

@@ -16,9 +16,10 @@ from math import comb
 import numpy as np
 
 from xaikit.core.registry import register_method
-from xaikit.perturbation.base import CoalitionExplainer, check_positive
+from xaikit.perturbation.base import CoalitionExplainer
 from xaikit.perturbation.baseline import BaselineLike
 from xaikit.perturbation.groups import FeatureGroups, GroupsLike
+from xaikit.utils.options import check_positive_int
 
 __all__ = ["MAX_EXACT_GROUPS", "ShapleySampling", "ShapleyValues", "all_coalitions", "exact_shapley"]
 
@@ -178,7 +179,7 @@ class ShapleySampling(CoalitionExplainer[np.ndarray]):
         batch_size: int | None = None,
         progress: bool | None = None,
     ) -> None:
-        self.samples = check_positive(samples, "samples")
+        self.samples = check_positive_int(samples, "samples")
         self.antithetic = antithetic
         self.seed = seed
         self._set_game_options(groups, baseline, group_attribution, batch_size, progress)

@@ -15,11 +15,12 @@ Examples
 """
 
 from xaikit.report.blocks import Block, ImageBlock, SettingsBlock, TableBlock, TextBlock
-from xaikit.report.folder import MANIFEST, RunFolderError, load_run, save_run
+from xaikit.report.folder import MANIFEST, RunFolderError, save_run
+from xaikit.report.reading import load_run
 from xaikit.report.render import render_report
-from xaikit.report.report import Report, atomic_write_bytes
+from xaikit.report.report import Report
 from xaikit.report.section import Section
-from xaikit.report.staging import OutputFolderError, staged_output
+from xaikit.report.staging import OutputFolderError, atomic_write_bytes, staged_output
 
 __all__ = [
     "MANIFEST",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from xaikit._version import __version__
 from xaikit.report.blocks import format_setting
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ def slug(text: str, taken: set[str]) -> str:
 
 def render_report(report: Report) -> str:
     """Render ``report`` to a self-contained HTML page."""
-    from xaikit import __version__
-
     taken: set[str] = set()
     anchors = [slug(section.title, taken) for section in report.sections]
     context: dict[str, Any] = {

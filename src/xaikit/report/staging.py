@@ -1,4 +1,4 @@
-"""Output folders written all at once: built in a temporary folder, then renamed into place."""
+"""Output written all at once: files and folders are built aside, then renamed into place."""
 
 from __future__ import annotations
 
@@ -8,6 +8,35 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never partial).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; its folder is created if missing.
+    data : bytes
+        The content.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
 
 
 class OutputFolderError(ValueError):

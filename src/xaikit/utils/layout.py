@@ -1,18 +1,28 @@
-"""The memory layout of the image batches that perturbation and path methods feed to a model.
+"""The memory layout of the image batches that perturbation methods and metrics feed to a model.
 
 Perturbation methods and evaluation metrics run a model on thousands of perturbed copies of
-a batch, and path methods (integrated gradients and its relatives) on many points along
-paths, so the speed of the model's passes is what they cost. On the CPU, PyTorch's
+a batch, so the speed of the model's forward passes is what they cost. On the CPU, PyTorch's
 convolutions are markedly faster on *channels-last* (NHWC) 4-D batches than on the default
 NCHW layout (forward passes 2.2x for :class:`xaikit.models.SmallCNN` and 1.2x for the
-VGG-16-style net; forward and backward 1.2-1.5x on batches of 32 images, measured on this
-project's 2-core box). The values are the same up to float round-off.
+VGG-16-style net, measured on this project's 2-core box). The output values are the same
+up to float round-off.
 
 :class:`LayoutForward` calls the model on channels-last copies of multi-channel 4-D CPU
-batches. A model that cannot take them (typically ``x.view(len(x), -1)`` on a channels-last
-activation, which raises) is called on contiguous batches from then on. Turn the layout
-change off for a block with :func:`channels_last_disabled`, or for the process with
-:func:`set_channels_last`.
+batches, in forward passes that record no graph (``torch.no_grad()``) only. Gradients are
+not continuous in the round-off of the forward pass: where two inputs of a max-pool window
+are equal or nearly equal (flat image regions, small activations), or a ReLU input is
+within round-off of zero, the other layout's round-off can route the whole gradient to
+another input. With channels-last batches the input gradient of the VGG-16-style net at a
+random image changed by 5% of its scale, its integrated gradients by 0.1%, and integrated
+gradients on a model built to have such ties by 20% (``tests/utils/test_layout.py``), so
+gradient-based methods always call the model on the batch as given. Forward values are
+continuous (a max-pool returns the same maximum whichever tied input it picks), so
+forward-only uses keep the layout.
+
+A model that cannot take channels-last batches (typically ``x.view(len(x), -1)`` on a
+channels-last activation, which raises) is called on contiguous batches from then on.
+Turn the layout change off for a block with :func:`channels_last_disabled`, or for the
+process with :func:`set_channels_last`.
 """
 
 from __future__ import annotations
@@ -20,14 +30,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from xaikit.utils.settings import Setting
-
-R = TypeVar("R")
 
 __all__ = ["LayoutForward", "channels_last_disabled", "channels_last_enabled", "set_channels_last"]
 
@@ -62,7 +70,11 @@ def wants_channels_last(batch: Tensor) -> bool:
 
 @dataclass
 class LayoutForward:
-    """``model(batch)``, with multi-channel 4-D CPU batches passed as channels-last.
+    """``model(batch)``, with multi-channel 4-D CPU batches passed as channels-last in no-grad passes.
+
+    Only forward passes that record no graph (``torch.is_grad_enabled()`` false, as inside
+    ``torch.no_grad()``) get the channels-last copy; with grad mode on the model gets the
+    batch as given, so gradients never depend on the layout (see the module docstring).
 
     Parameters
     ----------
@@ -79,21 +91,12 @@ class LayoutForward:
     enabled: bool = field(default_factory=channels_last_enabled)
 
     def __call__(self, batch: Tensor) -> Any:
-        return self.apply(self.model, batch)
-
-    def apply(self, fn: Callable[[Tensor], R], batch: Tensor) -> R:
-        """``fn(batch)``, with ``batch`` channels-last when it qualifies and the layout is still on.
-
-        ``fn`` runs the model on its argument (for example a forward and backward pass); a
-        ``RuntimeError`` on a channels-last batch switches the layout off and runs ``fn``
-        again on the batch as given.
-        """
-        if self.enabled and wants_channels_last(batch):
+        if self.enabled and not torch.is_grad_enabled() and wants_channels_last(batch):
             try:
-                return fn(batch.contiguous(memory_format=torch.channels_last))
+                return self.model(batch.contiguous(memory_format=torch.channels_last))
             except RuntimeError:
                 self.enabled = False
-        return fn(batch)
+        return self.model(batch)
 
 
 def as_layout_forward(model: Callable[[Tensor], Any]) -> LayoutForward:

@@ -77,6 +77,20 @@ def check_options(owner: str, options: Mapping[str, Any], valid: Iterable[str] |
     return out
 
 
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer (not a bool); ``ValueError`` otherwise."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_batch_size(value: Any) -> int | None:
+    """A ``batch_size`` option: a positive integer, or ``None`` for the automatic size."""
+    return None if value is None else check_positive_int(value, "batch_size")
+
+
 def call_with_options(owner: str, func: Callable[..., Any], options: Mapping[str, Any]) -> Any:
     """``func(**options)`` after :func:`check_options` against ``func``'s signature."""
     return func(**check_options(owner, options, option_names(func)))

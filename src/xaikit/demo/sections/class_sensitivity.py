@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from xaikit.demo.context import DemoContext
+from xaikit.demo.methods import MethodRun
 from xaikit.demo.registry import SkipSection, register_section
 from xaikit.report import Section
 
@@ -23,25 +24,27 @@ SHOWN = 4
 )
 def class_sensitivity_section(context: DemoContext) -> Section:
     """Explain the true class and another class of each digit; compare the two maps by SSIM."""
-    import xaikit
     from xaikit import plot
+    from xaikit.core.registry import methods as registered
     from xaikit.evaluate import class_sensitivity
     from xaikit.models import digits_vgg
+    from xaikit.utils import progress
 
-    methods = [(name, label) for name, label in METHODS if name in xaikit.methods()]
+    methods = [(name, label) for name, label in METHODS if name in registered()]
     if not methods:
         raise SkipSection("none of the compared methods is registered")
     model = digits_vgg(progress=context.progress, seed=context.seed)
     x, y = context.evaluation_digits()
     scores: dict[str, np.ndarray] = {}
     maps: dict[str, torch.Tensor] = {}
-    for name, label in xaikit.utils.progress(methods, desc="class sensitivity", enabled=context.progress):
+    for name, label in progress(methods, desc="class sensitivity", enabled=context.progress):
         result = class_sensitivity(model, x, name, y, similarities=["ssim"], seed=context.seed)
         scores[label] = result.scores["ssim"]
         shown = slice(0, SHOWN)
-        maps[f"{label}: true class"] = xaikit.explain(model, x[shown], y[shown], method=name).attribution
+        run = MethodRun(label, name)
+        maps[f"{label}: true class"] = run.explain(model, x[shown], y[shown]).attribution
         other = torch.as_tensor(result.other[:SHOWN])
-        maps[f"{label}: other class"] = xaikit.explain(model, x[shown], other, method=name).attribution
+        maps[f"{label}: other class"] = run.explain(model, x[shown], other).attribution
     section = Section(TITLE).add_text(
         "For each test digit the method explains the true class and a randomly chosen other class, "
         "and the two maps are compared by their structural similarity (SSIM, 1 = identical). A "

@@ -59,16 +59,15 @@ def run_methods(
     context: DemoContext, data: DigitsData, runs: list[MethodRun], failed: dict[str, str]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Explain the digits with each run; failures are recorded in ``failed``."""
-    import xaikit
-    from xaikit.cli.errors import one_line
     from xaikit.utils import progress
+    from xaikit.utils.errors import one_line
 
     explanations: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     for run in progress(runs, desc="explaining digits", enabled=context.progress):
         start = time.perf_counter()
         try:
-            explanation = xaikit.explain(data.model, data.x, data.y, method=run.method, **run.options)
+            explanation = run.explain(data.model, data.x, data.y)
         except Exception as error:  # one method failing must not stop the demo
             failed[run.label] = f"raised {one_line(error)}"
             continue

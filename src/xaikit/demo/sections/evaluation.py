@@ -30,18 +30,18 @@ def _runs(context: DemoContext, names: tuple[str, ...], lrp: tuple[MethodRun, ..
 @register_section("pixel-flipping", FLIPPING_TITLE, order=20, requires=("xaikit.evaluate:pixel_flipping",))
 def pixel_flipping_section(context: DemoContext) -> Section:
     """Remove the most relevant pixels first; faithful heatmaps make the output drop fast."""
-    import xaikit
     from xaikit import plot
     from xaikit.evaluate import pixel_flipping
+    from xaikit.utils import progress
 
     data = context.digits()
     x, y = context.evaluation_digits()
     curves: dict[str, np.ndarray] = {}
     rows: list[dict[str, Any]] = []
     fractions = None
-    for run in xaikit.utils.progress(_runs(context, FLIPPING_METHODS, LRP_RUNS[:2]), desc="pixel-flipping",
-                                     enabled=context.progress):
-        explanation = xaikit.explain(data.model, x, y, method=run.method, **run.options)
+    for run in progress(_runs(context, FLIPPING_METHODS, LRP_RUNS[:2]), desc="pixel-flipping",
+                        enabled=context.progress):
+        explanation = run.explain(data.model, x, y)
         result = pixel_flipping(data.model, x, explanation, y, order="morf", step=2, removal="constant",
                                 show_progress=False)
         curves[run.label], fractions = result.curves, result.fractions
@@ -74,9 +74,9 @@ def pixel_flipping_section(context: DemoContext) -> Section:
 )
 def randomization_section(context: DemoContext) -> Section:
     """Cascading randomization: explanations should change when the weights are destroyed."""
-    import xaikit
     from xaikit import plot
     from xaikit.evaluate import model_randomization
+    from xaikit.utils import progress
 
     data = context.digits()
     x, y = context.evaluation_digits()
@@ -85,8 +85,8 @@ def randomization_section(context: DemoContext) -> Section:
     ssim: dict[str, np.ndarray] = {}
     spearman: dict[str, np.ndarray] = {}
     layers: list[str] = []
-    for run in xaikit.utils.progress(_runs(context, RANDOMIZATION_METHODS, lrp), desc="randomization",
-                                     enabled=context.progress):
+    for run in progress(_runs(context, RANDOMIZATION_METHODS, lrp), desc="randomization",
+                        enabled=context.progress):
         result = model_randomization(data.model, x, run.method, y, order="top_down",
                                      similarities=("ssim_abs", "spearman_abs"), seeds=(context.seed,),
                                      method_options=run.options, show_progress=False)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from xaikit.demo.context import DemoContext
+from xaikit.demo.methods import MethodRun
 from xaikit.demo.registry import register_section
 from xaikit.report import Section
 
@@ -47,14 +48,14 @@ def train_pulse_cnn(seed: int) -> tuple[torch.nn.Module, torch.Tensor, torch.Ten
 @register_section("time-series", TITLE, order=30)
 def time_series_section(context: DemoContext) -> Section:
     """Explain pulse detections with LRP and draw relevance-coloured curves."""
-    import xaikit
     from xaikit import plot
 
     model, x_test, y_test = train_pulse_cnn(context.seed)
     with torch.no_grad():
         accuracy = float((model(x_test).argmax(1) == y_test).double().mean())
     chosen = (y_test == 1).nonzero()[:2, 0]
-    explanation = xaikit.explain(model, x_test[chosen], 1, method="lrp", composite="epsilon_plus")
+    lrp = MethodRun("LRP epsilon_plus", "lrp", {"composite": "epsilon_plus"})
+    explanation = lrp.explain(model, x_test[chosen], 1)
     section = Section(TITLE).add_text(
         "A 1-D CNN (xaikit.models.CNN1d) is trained for a second to tell two-channel noise from noise "
         f"with a pulse in channel 0 (test accuracy {accuracy:.1%}). LRP (epsilon_plus) explains the "
