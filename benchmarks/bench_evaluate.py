@@ -126,7 +126,7 @@ def pf_case(label: str, model: nn.Module, x: torch.Tensor, step: int) -> Case:
 
     def run_ours() -> np.ndarray:
         result = pixel_flipping(
-            model, x, attribution, y, step=step, removal=0.0, channels="separate", show_progress=False
+            model, x, attribution, y, step=step, removal=0.0, channels="separate", progress=False
         )
         return result.curves[:, 1:]
 
@@ -152,7 +152,7 @@ def mprt_case(label: str, model: nn.Module, x: torch.Tensor) -> Case:
     def run_ours() -> np.ndarray:
         result = model_randomization(
             model, x, saliency, y, order="top_down", similarities=["spearman_abs"],
-            seeds=43, seed_per_layer=False, reduce_channels=False, show_progress=False,
+            seeds=43, seed_per_layer=False, reduce_channels=False, progress=False,
         )
         return result.scores["spearman_abs"][0]
 

@@ -79,12 +79,12 @@ def main() -> None:
         ),
         (
             f"integrated gradients ({steps} steps, Gauss-Legendre, {ib} points per pass)",
-            lambda: xaikit.explain(model, x, target, method="integrated_gradients", steps=steps, rule="gauss_legendre", batch_size=ib),
+            lambda: xaikit.explain(model, x, target, method="integrated_gradients", steps=steps, quadrature="gauss_legendre", batch_size=ib),
             quiet(lambda: IntegratedGradients(model).attribute(x, target=target, n_steps=steps, method="gausslegendre", internal_batch_size=ib)),
         ),
         (
             "integrated gradients, both returning the completeness gap",
-            lambda: xaikit.explain(model, x, target, method="integrated_gradients", steps=steps, rule="gauss_legendre", batch_size=ib),
+            lambda: xaikit.explain(model, x, target, method="integrated_gradients", steps=steps, quadrature="gauss_legendre", batch_size=ib),
             quiet(lambda: IntegratedGradients(model).attribute(
                 x, target=target, n_steps=steps, method="gausslegendre", internal_batch_size=ib, return_convergence_delta=True
             )),
@@ -157,7 +157,7 @@ def completeness_table(repeats: int) -> None:
             model, x, target, method="integrated_gradients", baseline=baseline, steps=50, batch_size=None
         ).attribution,
         "xaikit, tolerance 1e-2 (trapezoid from 16 steps, at most 4096)": quiet(lambda: xaikit.explain(
-            model, x, target, method="integrated_gradients", baseline=baseline, steps=16, rule="trapezoid",
+            model, x, target, method="integrated_gradients", baseline=baseline, steps=16, quadrature="trapezoid",
             tolerance=1e-2, max_steps=4096, batch_size=None,
         ).attribution),
     }

@@ -92,7 +92,7 @@ def randomization_tables(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
             method, options = METHODS[label]
             results[label] = model_randomization(
                 model, x, method, y, order=order, method_options=options, seeds=range(seeds),
-                similarities=["ssim_abs", "ssim", "spearman_abs", "spearman", "hog"], show_progress=False,
+                similarities=["ssim_abs", "ssim", "spearman_abs", "spearman", "hog"], progress=False,
             )
         layers = next(iter(results.values())).layers
         title = "cascading (top-down)" if order == "top_down" else "independent"
@@ -186,10 +186,10 @@ def flipping_tables(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     ]
     curves: dict[str, Any] = {}
     for removal in ("inpaint", "blur", "constant"):
-        random = pixel_flipping(model, x, None, y, order="random", removal=removal, show_progress=False)
+        random = pixel_flipping(model, x, None, y, order="random", removal=removal, progress=False)
         for label, attribution in attributions.items():
-            morf = pixel_flipping(model, x, attribution, y, removal=removal, show_progress=False)
-            lerf = pixel_flipping(model, x, attribution, y, order="lerf", removal=removal, show_progress=False)
+            morf = pixel_flipping(model, x, attribution, y, removal=removal, progress=False)
+            lerf = pixel_flipping(model, x, attribution, y, order="lerf", removal=removal, progress=False)
             left = [morf.mean_curve[int(np.searchsorted(morf.fractions, f))] / morf.mean_curve[0] for f in (0.1, 0.2, 0.5)]
             lines.append(
                 f"| {label} | {removal} | {morf.aopc.mean():.2f} | {lerf.aopc.mean():.2f} | {random.aopc.mean():.2f} | "

@@ -128,9 +128,9 @@ def test_selecting_one_sample_slices_every_per_sample_field_and_extra(ig: Explan
     assert one.extras["completeness_gap"].shape == (1,)
     assert_identical(one.extras["completeness_gap"], ig.extras["completeness_gap"][1:2])
     assert_identical(one.extras["steps"], ig.extras["steps"][1:2])
-    assert one.extras["rule"] == ig.extras["rule"] == "gauss_legendre"
+    assert one.extras["quadrature"] == ig.extras["quadrature"] == "gauss_legendre"
     assert one.per_sample_extras == ig.per_sample_extras
-    assert "rule" not in ig.per_sample_extras and "completeness_gap" in ig.per_sample_extras
+    assert "quadrature" not in ig.per_sample_extras and "completeness_gap" in ig.per_sample_extras
     torch.testing.assert_close(one.delta, one.extras["completeness_gap"], rtol=0, atol=0)
 
 
@@ -442,7 +442,7 @@ def test_file_is_an_npz_with_json_metadata(tmp_path: Path, ig: Explanation) -> N
     assert meta["format"] == FORMAT_NAME and meta["version"] == FORMAT_VERSION == 1
     assert meta["method"] == "integrated_gradients" and meta["samples"] == 3
     assert meta["fields"]["attribution"]["dtype"] == "float64" and meta["fields"]["attribution"]["device"] == "cpu"
-    assert meta["options"]["steps"] == 8 and meta["extras"]["rule"] == "gauss_legendre"
+    assert meta["options"]["steps"] == 8 and meta["extras"]["quadrature"] == "gauss_legendre"
     assert meta["extras"]["steps"]["type"] == "tensor" and "steps" in meta["per_sample_extras"]
 
 

@@ -8,7 +8,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import xaikit
-from xaikit.core.forward import ACTIVATION_BUDGET, activation_elements, auto_batch_size, check_output, forward
+from xaikit.core.forward import (
+    ACTIVATION_BUDGET,
+    activation_elements,
+    auto_batch_size,
+    check_output,
+    forward,
+)
 
 
 class DictModel(nn.Module):

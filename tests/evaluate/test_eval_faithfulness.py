@@ -39,7 +39,7 @@ def test_linear_model_decrements_are_the_sorted_attributions(shape: tuple[int, .
     model = _linear(shape)
     x = torch.randn(5, *shape, generator=torch.Generator().manual_seed(1))
     attribution = _exact(model, x, 1)
-    result = pixel_flipping(model, x, attribution, target=1, removal=0.0, show_progress=False)
+    result = pixel_flipping(model, x, attribution, target=1, removal=0.0, progress=False)
     labels = feature_groups(shape)
     relevance = group_sums(attribution.double(), labels, int(labels.max()) + 1).numpy()
     expected = -np.sort(relevance, axis=1)[:, ::-1]

@@ -71,7 +71,7 @@ def _dense_layers_randomized(digits: Any, method: str, options: dict[str, Any]) 
     model, x, y = digits
     result = model_randomization(
         model, x[:16], method, y[:16], method_options=options, seeds=(0, 1),
-        similarities=["ssim_abs", "ssim"], show_progress=False,
+        similarities=["ssim_abs", "ssim"], progress=False,
     )
     assert result.layers[:2] == ["classifier.4", "classifier.1"]
     # mean over seeds, inputs and the two dense layers (the last, then the last two randomized)
@@ -137,7 +137,7 @@ def test_pixel_flipping_decays_much_faster_than_random(digits: Any, label: str) 
     x, y = x[:16], y[:16]
     method, options = FLIPPED[label]
     attribution = xaikit.explain(model, x, y, method=method, **options)
-    settings = {"removal": "inpaint", "step": 2, "show_progress": False}
+    settings = {"removal": "inpaint", "step": 2, "progress": False}
     morf = pixel_flipping(model, x, attribution, y, **settings)
     random = pixel_flipping(model, x, None, y, order="random", seed=0, **settings)
     assert morf.aopc.mean() > 1.5 * random.aopc.mean(), (morf.aopc.mean(), random.aopc.mean())

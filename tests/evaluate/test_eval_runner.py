@@ -46,7 +46,7 @@ def test_every_metric_on_every_input_kind(kind: str) -> None:
     }
     result = evaluate(
         model, x, None, {"lrp-eps": ("lrp", {"composite": "epsilon"}), "gxi": gradient_x_input},
-        metrics, masks=masks, options=options, show_progress=False,
+        metrics, masks=masks, options=options, progress=False,
     )
     assert isinstance(result, EvaluationResult)
     table = result.table
@@ -98,7 +98,7 @@ def test_method_specs_forms() -> None:
 def test_runner_errors() -> None:
     model = xaikit.models.MLP(4, (8,), 2).eval()
     x = torch.randn(3, 4)
-    with pytest.raises(ValueError, match="unknown metrics"):
+    with pytest.raises(ValueError, match="unknown metric"):
         evaluate(model, x, methods=["lrp"], metrics=["beauty"])
     with pytest.raises(ValueError, match="needs ground-truth masks"):
         evaluate(model, x, methods=["lrp"], metrics=["localization"])

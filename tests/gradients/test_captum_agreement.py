@@ -66,7 +66,7 @@ def test_input_x_gradient() -> None:
 def test_integrated_gradients_same_steps_and_method(ours: str, theirs: str) -> None:
     model, x = TinyCNN().eval(), images(2)
     baseline = 0.3 * images(3)
-    mine = xaikit.explain(model, x, TARGET, method="integrated_gradients", baseline=baseline, steps=12, rule=ours)
+    mine = xaikit.explain(model, x, TARGET, method="integrated_gradients", baseline=baseline, steps=12, quadrature=ours)
     captum, delta = captum_attr.IntegratedGradients(model).attribute(
         x, baselines=baseline, target=TARGET, n_steps=12, method=theirs, return_convergence_delta=True
     )
@@ -77,7 +77,7 @@ def test_integrated_gradients_same_steps_and_method(ours: str, theirs: str) -> N
 def test_captum_trapezoid_weights_sum_to_n_minus_1_over_n() -> None:
     """Captum's trapezoid uses weights 1/n (not 1/(n-1)): its integral is short by (n-1)/n."""
     model, x, n = TinyCNN().eval(), images(4), 10
-    mine = xaikit.explain(model, x, TARGET, method="integrated_gradients", steps=n, rule="trapezoid")
+    mine = xaikit.explain(model, x, TARGET, method="integrated_gradients", steps=n, quadrature="trapezoid")
     captum = captum_attr.IntegratedGradients(model).attribute(x, target=TARGET, n_steps=n, method="riemann_trapezoid")
     assert_close(mine.attribution * (n - 1) / n, captum)
 

@@ -49,10 +49,10 @@ def test_gradient_is_zero_at_saturation_while_integrated_gradients_recovers_the_
     saliency = xaikit.explain(model, x, 0, method="saliency")
     assert torch.equal(saliency.attribution, torch.zeros(1, 2))
     # midpoints of 10 steps: 5 below the kink at t = 1/2 (gradient 1), 5 above (gradient 0)
-    ig = xaikit.explain(model, x, 0, method="integrated_gradients", steps=10, rule="riemann_middle")
+    ig = xaikit.explain(model, x, 0, method="integrated_gradients", steps=10, quadrature="riemann_middle")
     assert_close(ig.attribution, torch.tensor([[1.0, 1.0]]), rel=1e-7)
     assert_close(ig.output, torch.tensor([2.0]), rel=0)  # f(x) - f(0) = 2 - 0
-    refined = xaikit.explain(model, x, 0, method="integrated_gradients", steps=3, rule="gauss_legendre", tolerance=1e-3)
+    refined = xaikit.explain(model, x, 0, method="integrated_gradients", steps=3, quadrature="gauss_legendre", tolerance=1e-3)
     assert float(refined.relative_delta.max()) <= 1e-3
     assert_close(refined.attribution.sum(1), torch.tensor([2.0]), rel=1e-3)
 
@@ -87,7 +87,7 @@ METHODS = [
     ("deconvnet", {}),
     ("rectgrad", {}),
     ("deeplift", {}),
-    ("deeplift", {"rule": "reveal_cancel"}),
+    ("deeplift", {"multipliers": "reveal_cancel"}),
     ("deepshap", {"baselines": torch.zeros(2, 2, 8, 8)}),
     ("rap", {}),
     ("grad_cam", {"layer": "conv2"}),
@@ -121,9 +121,9 @@ def test_bad_baselines_and_options_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match=r"baseline has shape \(5,\)"):
         xaikit.explain(model, x, method="integrated_gradients", baseline=torch.zeros(5))
     with pytest.raises(ValueError, match="unknown quadrature rule"):
-        xaikit.explain(model, x, method="integrated_gradients", rule="simpson")
+        xaikit.explain(model, x, method="integrated_gradients", quadrature="simpson")
     with pytest.raises(ValueError, match="steps must be an integer >= 2"):
-        xaikit.explain(model, x, method="integrated_gradients", rule="trapezoid", steps=1)
+        xaikit.explain(model, x, method="integrated_gradients", quadrature="trapezoid", steps=1)
     with pytest.raises(ValueError, match="tolerance must be a positive number"):
         xaikit.explain(model, x, method="integrated_gradients", tolerance=-1.0)
     with pytest.raises(ValueError, match="pass baselines=tensor of shape"):

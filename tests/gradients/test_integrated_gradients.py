@@ -63,7 +63,7 @@ def test_integrated_gradients_of_a_quadratic_is_exact(rule: str, steps: int) -> 
     c = torch.randn(5, generator=generator, dtype=torch.float64)
     x = torch.randn(4, 5, generator=generator, dtype=torch.float64)
     b = torch.randn(5, generator=generator, dtype=torch.float64)
-    e = xaikit.explain(Quadratic(c), x, 0, method="integrated_gradients", baseline=b, steps=steps, rule=rule)
+    e = xaikit.explain(Quadratic(c), x, 0, method="integrated_gradients", baseline=b, steps=steps, quadrature=rule)
     assert_close(e.attribution, c * (x * x - b * b), rel=1e-12)
     assert float(e.delta.abs().max()) < 1e-12 * float(e.output.abs().max())
 
@@ -74,7 +74,7 @@ def test_integrated_gradients_from_zero_equals_gradient_x_input_on_bias_free_rel
     model = ReluMLP([6, 10, 8, 3], bias=False, seed=seed).eval()
     x = torch.randn(5, 6, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     model = model.double()
-    ig = xaikit.explain(model, x, method="integrated_gradients", steps=7, rule=rule)
+    ig = xaikit.explain(model, x, method="integrated_gradients", steps=7, quadrature=rule)
     gxi = xaikit.explain(model, x, method="gradient_x_input")
     assert_close(ig.attribution, gxi.attribution, rel=1e-10)
     # positively homogeneous: complete at any number of steps
@@ -88,7 +88,7 @@ def test_tolerance_mode_reaches_the_tolerance_and_matches_plain_integration(rule
     x = torch.randn(8, 5, generator=generator, dtype=torch.float64)
     baseline = 0.5 * torch.randn(5, generator=generator, dtype=torch.float64)
     e = xaikit.explain(
-        model, x, 0, method="integrated_gradients", baseline=baseline, steps=4, rule=rule, tolerance=1e-2,
+        model, x, 0, method="integrated_gradients", baseline=baseline, steps=4, quadrature=rule, tolerance=1e-2,
         max_steps=4096, batch_size=None,
     )
     assert bool(e.extras["converged"].all())
@@ -98,7 +98,7 @@ def test_tolerance_mode_reaches_the_tolerance_and_matches_plain_integration(rule
     assert int(steps.max()) > 4  # some samples needed refinement
     for count in steps.unique().tolist():
         rows = steps == count
-        plain = xaikit.explain(model, x[rows], 0, method="integrated_gradients", baseline=baseline, steps=count, rule=rule)
+        plain = xaikit.explain(model, x[rows], 0, method="integrated_gradients", baseline=baseline, steps=count, quadrature=rule)
         assert_close(e.attribution[rows], plain.attribution, rel=1e-9)
 
 
@@ -107,7 +107,7 @@ def test_tolerance_out_of_reach_warns_and_marks_the_samples() -> None:
     x = torch.randn(4, 5, generator=torch.Generator().manual_seed(6))
     with pytest.warns(RuntimeWarning, match="did not reach the relative completeness gap"):
         e = xaikit.explain(model, x, 0, method="integrated_gradients", baseline=-1.0, steps=2,
-                           rule="trapezoid", tolerance=1e-9, max_steps=9)
+                           quadrature="trapezoid", tolerance=1e-9, max_steps=9)
     assert not bool(e.extras["converged"].all())
     assert int(e.extras["steps"].max()) == 9
 

@@ -75,7 +75,7 @@ METHODS = [
     ("deconvnet", {}),
     ("rectgrad", {"percentile": 90.0}),
     ("deeplift", {"baseline": 0.1}),
-    ("deeplift", {"baseline": 0.1, "rule": "reveal_cancel"}),
+    ("deeplift", {"baseline": 0.1, "multipliers": "reveal_cancel"}),
     ("rap", {}),
 ]
 

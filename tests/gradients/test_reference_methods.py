@@ -20,7 +20,7 @@ def test_deeplift_sums_to_the_output_difference(seed: int, rule: str, pool: str)
     generator = torch.Generator().manual_seed(seed)
     model = TinyCNN(pool=pool, seed=seed).eval()
     x, baseline = torch.randn(3, 2, 8, 8, generator=generator), torch.randn(3, 2, 8, 8, generator=generator)
-    e = xaikit.explain(model, x, 1, method="deeplift", baseline=baseline, rule=rule)
+    e = xaikit.explain(model, x, 1, method="deeplift", baseline=baseline, multipliers=rule)
     f = model(torch.cat([x, baseline]))[:, 1].detach()
     assert_close(e.output, f[:3] - f[3:], rel=1e-6)
     assert float(e.delta.abs().max()) <= 1e-5 * float(e.attribution.abs().sum((1, 2, 3)).max())
@@ -68,7 +68,7 @@ def test_reveal_cancel_against_the_explicit_formula() -> None:
     generator = torch.Generator().manual_seed(10)
     x = torch.randn(6, 5, generator=generator, dtype=torch.float64)
     b = torch.randn(6, 5, generator=generator, dtype=torch.float64)
-    e = xaikit.explain(model, x, 2, method="deeplift", baseline=b, rule="reveal_cancel")
+    e = xaikit.explain(model, x, 2, method="deeplift", baseline=b, multipliers="reveal_cancel")
     expected = reveal_cancel_reference(model, x.numpy(), b.numpy(), 2)
     assert_close(e.attribution, torch.from_numpy(expected), rel=1e-12)
     rescale = xaikit.explain(model, x, 2, method="deeplift", baseline=b)
@@ -78,7 +78,7 @@ def test_reveal_cancel_against_the_explicit_formula() -> None:
 def test_reveal_cancel_falls_back_to_rescale_after_a_residual_sum() -> None:
     model = xaikit.models.resnet_small(num_classes=3, in_channels=2, width=0.125).eval()
     x = torch.randn(2, 2, 16, 16, generator=torch.Generator().manual_seed(11))
-    e = xaikit.explain(model, x, 0, method="deeplift", rule="reveal_cancel")
+    e = xaikit.explain(model, x, 0, method="deeplift", multipliers="reveal_cancel")
     assert e.extras["rescale_fallbacks"] > 0
     assert float(e.delta.abs().max()) <= 1e-4 * float(e.attribution.abs().sum((1, 2, 3)).max())
 
@@ -165,7 +165,7 @@ def test_rap_refuses_what_it_cannot_start_from() -> None:
 
 def test_deeplift_rejects_unknown_rules() -> None:
     with pytest.raises(ValueError, match="choose one of rescale, reveal_cancel"):
-        xaikit.explain(nn.Linear(4, 3).eval(), torch.randn(2, 4), method="deeplift", rule="linear")
+        xaikit.explain(nn.Linear(4, 3).eval(), torch.randn(2, 4), method="deeplift", multipliers="linear")
 
 
 def test_deeplift_through_batch_normalization() -> None:
@@ -180,7 +180,7 @@ def test_deeplift_through_batch_normalization() -> None:
     model = model.eval()
     x = torch.randn(2, 3, 32, 32, generator=generator)
     for rule in ("rescale", "reveal_cancel"):
-        e = xaikit.explain(model, x, 1, method="deeplift", baseline=0.1, rule=rule)
+        e = xaikit.explain(model, x, 1, method="deeplift", baseline=0.1, multipliers=rule)
         assert float(e.delta.abs().max()) <= 1e-5 * float(e.attribution.abs().sum((1, 2, 3)).max())
     assert e.extras["rescale_fallbacks"] == 0
 

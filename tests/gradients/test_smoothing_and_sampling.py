@@ -102,7 +102,7 @@ def test_noise_tunnel_wraps_an_explainer_object_and_keeps_the_clean_target() -> 
 def test_one_noiseless_start_is_integrated_gradients_with_midpoints() -> None:
     model, x = TinyCNN().eval(), torch.randn(3, 2, 8, 8, generator=torch.Generator().manual_seed(7))
     smooth = xaikit.explain(model, x, 2, method="smooth_integrated_gradients", samples=1, steps=6, stdev=0.0, baseline=0.2)
-    ig = xaikit.explain(model, x, 2, method="integrated_gradients", steps=6, rule="riemann_middle", baseline=0.2)
+    ig = xaikit.explain(model, x, 2, method="integrated_gradients", steps=6, quadrature="riemann_middle", baseline=0.2)
     assert_close(smooth.attribution, ig.attribution, rel=1e-6)
     assert_close(smooth.output, ig.output, rel=1e-6)
 

@@ -15,7 +15,7 @@ FRESH, MILK, GROCERY, FROZEN, DETERGENTS, DELICATESSEN = range(6)
 
 @pytest.fixture(scope="module")
 def result():  # type: ignore[no-untyped-def]
-    return reproduce(n_draws=20, tsne=False, show_progress=False)
+    return reproduce(n_draws=20, tsne=False, progress=False)
 
 
 def test_row_337_is_an_inlier_and_frozen_contributes_least(result) -> None:  # type: ignore[no-untyped-def]

@@ -175,7 +175,7 @@ def test_the_tie_premise_gradients_differ_between_layouts() -> None:
 def test_integrated_gradients_at_max_pool_ties_does_not_depend_on_the_layout(rule: str) -> None:
     torch.manual_seed(0)
     model, x = MirrorCNN().eval(), mirrored_images()
-    options = {"method": "integrated_gradients", "steps": 16, "rule": rule, "batch_size": None}
+    options = {"method": "integrated_gradients", "steps": 16, "quadrature": rule, "batch_size": None}
     with_layout = xaikit.explain(model, x, target=0, **options).attribution  # type: ignore[arg-type]
     with channels_last_disabled():
         plain = xaikit.explain(model, x, target=0, **options).attribution  # type: ignore[arg-type]

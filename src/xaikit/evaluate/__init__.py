@@ -75,6 +75,14 @@ from xaikit.evaluate.randomization import (
     randomized_models,
     reinitialize,
 )
+from xaikit.evaluate.registry import (
+    METRICS,
+    Context,
+    Scores,
+    metric_names,
+    register_metric,
+    unregister_metric,
+)
 from xaikit.evaluate.removal import (
     Blur,
     Constant,
@@ -84,7 +92,7 @@ from xaikit.evaluate.removal import (
     as_removal,
     gaussian_blur,
 )
-from xaikit.evaluate.runner import DEFAULT_METRICS, METRICS, EvaluationResult, evaluate
+from xaikit.evaluate.runner import DEFAULT_METRICS, EvaluationResult, evaluate
 from xaikit.evaluate.runtime import explanation_rate
 from xaikit.evaluate.similarity import (
     SIMILARITIES,
@@ -105,6 +113,7 @@ __all__ = [
     "ClassSensitivityResult",
     "CompletenessResult",
     "Constant",
+    "Context",
     "ContinuityResult",
     "EvaluationResult",
     "FlippingResult",
@@ -113,6 +122,7 @@ __all__ = [
     "MethodSpec",
     "RandomizationResult",
     "Removal",
+    "Scores",
     "SensitivityNResult",
     "SubsetResult",
     "Uniform",
@@ -134,6 +144,7 @@ __all__ = [
     "input_invariance",
     "jpeg_size",
     "method_specs",
+    "metric_names",
     "model_randomization",
     "outside_inside_ratio",
     "pearson",
@@ -143,6 +154,7 @@ __all__ = [
     "randomized_models",
     "rank",
     "region_perturbation",
+    "register_metric",
     "reinitialize",
     "relevance_mass_accuracy",
     "relevance_rank_accuracy",
@@ -152,4 +164,5 @@ __all__ = [
     "spearman",
     "ssim",
     "to_map",
+    "unregister_metric",
 ]

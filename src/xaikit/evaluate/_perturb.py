@@ -16,7 +16,7 @@ from xaikit.evaluate.features import group_mask
 from xaikit.evaluate.removal import Removal
 from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.options import check_batch_size
-from xaikit.utils.progress import progress
+from xaikit.utils.progress import progress as progress_bar
 
 MaskFn = Callable[[Tensor], Tensor]
 
@@ -66,7 +66,7 @@ class Perturber:
         make_masks: MaskFn,
         *,
         desc: str | None = None,
-        show_progress: bool | None = None,
+        progress: bool | None = None,
     ) -> Tensor:
         """Explained values ``(n_points, N)`` of the perturbed copies.
 
@@ -78,7 +78,7 @@ class Perturber:
         per_chunk = max(1, self.batch_size // max(n, 1))
         chunks = list(torch.arange(n_points).split(per_chunk))
         out = []
-        for points in progress(chunks, desc=desc, enabled=show_progress, min_items=3):
+        for points in progress_bar(chunks, desc=desc, enabled=progress, min_items=3):
             groups = make_masks(points.to(self.x.device))
             t = len(points)
             mask = group_mask(groups.reshape(t * n, -1), self.labels)

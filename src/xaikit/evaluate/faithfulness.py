@@ -40,6 +40,7 @@ from xaikit.evaluate._perturb import Perturber
 from xaikit.evaluate.correlation import pearson_rows
 from xaikit.evaluate.features import as_groups, group_sums
 from xaikit.evaluate.removal import as_removal
+from xaikit.utils.options import accepts_old_names
 from xaikit.utils.random import as_generator
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ class FlippingResult:
         )
 
 
+@accepts_old_names(show_progress="progress")
 def pixel_flipping(
     model: Model,
     x: Tensor,
@@ -135,7 +137,7 @@ def pixel_flipping(
     removal: Any = "constant",
     batch_size: int | None = None,
     seed: int | torch.Generator | None = 0,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> FlippingResult:
     """Remove features in the order the attribution ranks them and record the output.
 
@@ -173,7 +175,7 @@ def pixel_flipping(
     seed : int or torch.Generator
         Seed of the local generator (random order, noise removal); the global random
         state is never touched.
-    show_progress : bool, optional
+    progress : bool, optional
         Show a progress bar (default: the package setting).
 
     Returns
@@ -224,7 +226,7 @@ def pixel_flipping(
             return rank.unsqueeze(0) < counts[points].view(-1, 1, 1)
 
         values = perturber.values(
-            len(counts), masks, desc=f"pixel-flipping ({order})", show_progress=show_progress
+            len(counts), masks, desc=f"pixel-flipping ({order})", progress=progress
         )
     removed = counts.cpu().numpy()
     return FlippingResult(
@@ -312,7 +314,7 @@ def _subset_drops(
     removal: Any,
     batch_size: int | None,
     seed: int | torch.Generator | None,
-    show_progress: bool | None,
+    progress: bool | None,
     desc: str,
 ) -> list[SubsetResult]:
     """Relevance sums and output drops of ``n_subsets`` random subsets of each size.
@@ -333,7 +335,7 @@ def _subset_drops(
             def masks(points: Tensor, selected: Tensor = selected) -> Tensor:
                 return selected[points]
 
-            values = perturber.values(n_subsets, masks, desc=f"{desc} (n={size})", show_progress=show_progress)
+            values = perturber.values(n_subsets, masks, desc=f"{desc} (n={size})", progress=progress)
             sums = (selected.to(relevance.dtype) * relevance.unsqueeze(0)).sum(-1)
             drops = base.unsqueeze(0) - values
             results.append(SubsetResult(relevance_sums=to_numpy(sums.T), output_drops=to_numpy(drops.T)))
@@ -362,6 +364,7 @@ def _subset_size(size: int | float, n_groups: int) -> int:
     return count
 
 
+@accepts_old_names(show_progress="progress")
 def faithfulness_correlation(
     model: Model,
     x: Tensor,
@@ -376,7 +379,7 @@ def faithfulness_correlation(
     removal: Any = "constant",
     batch_size: int | None = None,
     seed: int | torch.Generator | None = 0,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> SubsetResult:
     """Faithfulness correlation (Bhatt et al., 2020).
 
@@ -404,7 +407,7 @@ def faithfulness_correlation(
     (result,) = _subset_drops(
         model, xs, attribution, target, labels, n_groups, sizes=[_subset_size(subset_size, n_groups)],
         n_subsets=n_subsets, removal=removal, batch_size=batch_size, seed=seed,
-        show_progress=show_progress, desc="faithfulness correlation",
+        progress=progress, desc="faithfulness correlation",
     )
     return result
 
@@ -449,6 +452,7 @@ class SensitivityNResult:
         )
 
 
+@accepts_old_names(show_progress="progress")
 def sensitivity_n(
     model: Model,
     x: Tensor,
@@ -463,7 +467,7 @@ def sensitivity_n(
     removal: Any = "constant",
     batch_size: int | None = None,
     seed: int | torch.Generator | None = 0,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> SensitivityNResult:
     """Sensitivity-n (Ancona et al., 2018).
 
@@ -492,7 +496,7 @@ def sensitivity_n(
         _subset_size(size, n_groups)
     results = _subset_drops(
         model, xs, attribution, target, labels, n_groups, sizes=sizes, n_subsets=n_subsets,
-        removal=removal, batch_size=batch_size, seed=seed, show_progress=show_progress,
+        removal=removal, batch_size=batch_size, seed=seed, progress=progress,
         desc="sensitivity-n",
     )
     return SensitivityNResult(n=np.asarray(sizes), subsets=results)

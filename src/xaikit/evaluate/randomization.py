@@ -43,7 +43,8 @@ from xaikit.evaluate._common import (
     to_numpy,
 )
 from xaikit.evaluate.similarity import Similarity, against, default_similarities, get_similarity
-from xaikit.utils.progress import progress
+from xaikit.utils.options import accepts_old_names
+from xaikit.utils.progress import progress as progress_bar
 from xaikit.utils.random import as_generator
 
 if TYPE_CHECKING:
@@ -240,6 +241,7 @@ class RandomizationResult:
         )
 
 
+@accepts_old_names(show_progress="progress")
 def model_randomization(
     model: nn.Module,
     x: Tensor,
@@ -255,7 +257,7 @@ def model_randomization(
     attribution: Any = None,
     reduce_channels: bool | None = None,
     batch_size: int | None = None,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> RandomizationResult:
     """Model parameter randomization test (Adebayo et al., 2018).
 
@@ -292,7 +294,7 @@ def model_randomization(
         Sum image channels before comparing (default for images).
     batch_size : int, optional
         Inputs explained per call.
-    show_progress : bool, optional
+    progress : bool, optional
         Show a progress bar.
 
     Returns
@@ -329,8 +331,8 @@ def model_randomization(
 
         compare = {label: against(fn, original_map) for label, fn in table.items()}
         total = len(seed_list) * steps_count
-        for si, k, name, random_model in progress(
-            steps(), total=total, desc=f"randomization ({order})", enabled=show_progress
+        for si, k, name, random_model in progress_bar(
+            steps(), total=total, desc=f"randomization ({order})", enabled=progress
         ):
             if si == 0:
                 layer_order.append(name)

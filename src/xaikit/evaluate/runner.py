@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor, nn
 
 from xaikit.core.base import Model
-from xaikit.core.targets import ResolvedTarget, Target, TargetLike
+from xaikit.core.targets import TargetLike
 from xaikit.core.validation import preserved_model_state
 from xaikit.evaluate._common import (
     as_explain_fn,
-    as_fixed_target,
     explain_batched,
     prepare_inputs,
     resolve_target,
@@ -30,9 +29,11 @@ from xaikit.evaluate.localization import (
     segmentation_scores,
 )
 from xaikit.evaluate.randomization import class_sensitivity, model_randomization
+from xaikit.evaluate.registry import Context, Metric, Scores, get_metric, register_metric
 from xaikit.evaluate.runtime import explanation_rate
-from xaikit.evaluate.specs import MethodsLike, MethodSpec, method_specs
-from xaikit.utils.progress import progress
+from xaikit.evaluate.specs import MethodsLike, method_specs
+from xaikit.utils.options import accepts_old_names, check_options
+from xaikit.utils.progress import progress as progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,50 +41,10 @@ if TYPE_CHECKING:
 COLUMNS = ["method", "metric", "score", "detail", "sample", "value"]
 
 
-@dataclass
-class Context:
-    """What every metric of one :func:`evaluate` call sees."""
-
-    model: Model
-    x: Tensor
-    target: ResolvedTarget
-    spec: MethodSpec
-    attribution: Tensor
-    masks: Any
-    options: Mapping[str, Any]
-    seed: int
-    batch_size: int | None
-    show_progress: bool | None
-    cache: dict[Any, Any]
-
-    @property
-    def fixed_target(self) -> Target:
-        """The resolved target as a :class:`Target` meaning the same classes for every model."""
-        return as_fixed_target(self.target)
-
-
-@dataclass
-class Scores:
-    """Rows and raw results produced by one metric for one method."""
-
-    rows: list[tuple[str, str, int | None, float]] = field(default_factory=list)
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, score: str, values: Any, detail: str = "") -> None:
-        """Add one row per sample (an array) or one aggregate row (a number)."""
-        array = np.asarray(values, dtype=np.float64)
-        if array.ndim == 0:
-            self.rows.append((score, detail, None, float(array)))
-        else:
-            self.rows.extend((score, detail, i, float(v)) for i, v in enumerate(array))
-
-
-Metric = Callable[[Context], Scores]
-
-
+@register_metric("pixel_flipping", options=("orders", pixel_flipping))
 def _pixel_flipping(ctx: Context) -> Scores:
     out = Scores()
-    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "show_progress": False, **ctx.options}
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
     orders = opts.pop("orders", ("morf", "lerf", "random"))
     results = {}
     for order in orders:
@@ -103,22 +64,25 @@ def _pixel_flipping(ctx: Context) -> Scores:
     return out
 
 
+@register_metric("region_perturbation", options=("orders", pixel_flipping))
 def _region_perturbation(ctx: Context) -> Scores:
     spatial = ctx.x.shape[2:] if ctx.x.ndim >= 3 else ctx.x.shape[1:]
     options = {"patch": max(1, min(4, *[s // 2 for s in spatial])), "removal": "uniform", **ctx.options}
     return _pixel_flipping(Context(**{**ctx.__dict__, "options": options}))
 
 
+@register_metric("faithfulness_correlation", options=(faithfulness_correlation,))
 def _faithfulness_correlation(ctx: Context) -> Scores:
-    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "show_progress": False, **ctx.options}
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
     result = faithfulness_correlation(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
     out = Scores(raw={"subsets": result})
     out.add("correlation", result.correlation)
     return out
 
 
+@register_metric("sensitivity_n", options=(sensitivity_n,))
 def _sensitivity_n(ctx: Context) -> Scores:
-    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "show_progress": False, **ctx.options}
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
     result = sensitivity_n(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
     out = Scores(raw={"sensitivity_n": result})
     for k, n in enumerate(result.n):
@@ -128,10 +92,12 @@ def _sensitivity_n(ctx: Context) -> Scores:
 
 
 def _randomization(order: str) -> Metric:
+    """The randomization metric for one layer ``order``."""
+
     def metric(ctx: Context) -> Scores:
         if not isinstance(ctx.model, nn.Module):
             raise TypeError("randomization needs a torch.nn.Module")
-        opts = {"batch_size": ctx.batch_size, "seeds": (ctx.seed,), "show_progress": False, **ctx.options}
+        opts = {"batch_size": ctx.batch_size, "seeds": (ctx.seed,), "progress": False, **ctx.options}
         result = model_randomization(
             ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, order=order,
             method_options=ctx.spec.options, attribution=ctx.attribution, **opts,
@@ -147,6 +113,7 @@ def _randomization(order: str) -> Metric:
     return metric
 
 
+@register_metric("class_sensitivity", options=(class_sensitivity,))
 def _class_sensitivity(ctx: Context) -> Scores:
     opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, **ctx.options}
     result = class_sensitivity(
@@ -158,6 +125,7 @@ def _class_sensitivity(ctx: Context) -> Scores:
     return out
 
 
+@register_metric("complexity", options=(jpeg_size,))
 def _complexity(ctx: Context) -> Scores:
     out = Scores()
     jpeg_opts = {k: v for k, v in ctx.options.items() if k in ("quality", "cmap", "size")}
@@ -167,6 +135,7 @@ def _complexity(ctx: Context) -> Scores:
     return out
 
 
+@register_metric("localization", options=(segmentation_scores,))
 def _localization(ctx: Context) -> Scores:
     if ctx.masks is None:
         raise ValueError("the localization metric needs ground-truth masks: evaluate(..., masks=...)")
@@ -180,6 +149,7 @@ def _localization(ctx: Context) -> Scores:
     return out
 
 
+@register_metric("completeness", options=(completeness_gap,))
 def _completeness(ctx: Context) -> Scores:
     opts = {"batch_size": ctx.batch_size, **ctx.options}
     result = completeness_gap(ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, method_options=ctx.spec.options, **opts)
@@ -189,6 +159,7 @@ def _completeness(ctx: Context) -> Scores:
     return out
 
 
+@register_metric("continuity", options=(continuity,))
 def _continuity(ctx: Context) -> Scores:
     opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, **ctx.options}
     result = continuity(ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, method_options=ctx.spec.options, **opts)
@@ -199,6 +170,7 @@ def _continuity(ctx: Context) -> Scores:
     return out
 
 
+@register_metric("runtime", options=(explanation_rate,))
 def _runtime(ctx: Context) -> Scores:
     # the attribution was just computed: the model and the method are warm
     opts = {"batch_size": ctx.batch_size, "repeats": 3, "warmup": 0, **ctx.options}
@@ -208,21 +180,8 @@ def _runtime(ctx: Context) -> Scores:
     return out
 
 
-#: Metrics available to :func:`evaluate`, by name.
-METRICS: dict[str, Metric] = {
-    "pixel_flipping": _pixel_flipping,
-    "region_perturbation": _region_perturbation,
-    "faithfulness_correlation": _faithfulness_correlation,
-    "sensitivity_n": _sensitivity_n,
-    "randomization": _randomization("top_down"),
-    "randomization_independent": _randomization("independent"),
-    "class_sensitivity": _class_sensitivity,
-    "complexity": _complexity,
-    "localization": _localization,
-    "completeness": _completeness,
-    "continuity": _continuity,
-    "runtime": _runtime,
-}
+register_metric("randomization", options=(model_randomization,))(_randomization("top_down"))
+register_metric("randomization_independent", options=(model_randomization,))(_randomization("independent"))
 
 #: What :func:`evaluate` runs when no metrics are named (plus localization when masks are given).
 DEFAULT_METRICS = ("pixel_flipping", "randomization", "class_sensitivity", "complexity", "completeness", "runtime")
@@ -265,6 +224,7 @@ class EvaluationResult:
         return table.pivot_table(index=index, columns="method", values="value", aggfunc="mean", sort=False)
 
 
+@accepts_old_names(show_progress="progress")
 def evaluate(
     model: Model,
     x: Tensor,
@@ -276,7 +236,7 @@ def evaluate(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     batch_size: int | None = None,
     seed: int = 0,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> EvaluationResult:
     """Evaluate explanation methods on a model and a data set with a chosen set of metrics.
 
@@ -306,7 +266,7 @@ def evaluate(
         Inputs per forward pass or explanation call.
     seed : int
         Seed of every random choice (local generators only).
-    show_progress : bool, optional
+    progress : bool, optional
         Show a progress bar over methods and metrics.
 
     Returns
@@ -328,13 +288,15 @@ def evaluate(
 
     specs = method_specs(methods)
     names = list(metrics) if metrics is not None else [*DEFAULT_METRICS, *(["localization"] if masks is not None else [])]
-    unknown = [m for m in names if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metrics {unknown}; available: {', '.join(METRICS)}")
+    entries = {name: get_metric(name) for name in names}
     all_options = dict(options or {})
     stray = [k for k in all_options if k not in names]
     if stray:
         raise ValueError(f"options given for metrics {stray} that are not run; run them or drop the options")
+    checked = {
+        name: check_options(f"metric {name!r}", all_options.get(name, {}), entries[name].options)
+        for name in names
+    }
     xs = prepare_inputs(model, x)
     frames: list[pd.DataFrame] = []
     curves: dict[tuple[str, str], dict[str, Any]] = {}
@@ -344,17 +306,17 @@ def evaluate(
         target = resolve_target(model, xs, y, batch_size)
         jobs = [(spec, name) for spec in specs for name in names]
         current: dict[str, Tensor] = {}
-        for spec, name in progress(jobs, desc="evaluate", enabled=show_progress):
+        for spec, name in progress_bar(jobs, desc="evaluate", enabled=progress):
             if spec.label not in current:
                 explain = as_explain_fn(spec.method, spec.options)
                 current[spec.label] = explain_batched(explain, model, xs, target, batch_size)
                 attributions[spec.label] = current[spec.label].cpu()
             ctx = Context(
                 model=model, x=xs, target=target, spec=spec, attribution=current[spec.label],
-                masks=masks, options=dict(all_options.get(name, {})), seed=seed,
-                batch_size=batch_size, show_progress=False, cache=cache,
+                masks=masks, options=checked[name], seed=seed,
+                batch_size=batch_size, progress=False, cache=cache,
             )
-            scores = METRICS[name](ctx)
+            scores = entries[name].scores(ctx)
             curves[(spec.label, name)] = scores.raw
             frame = pd.DataFrame(scores.rows, columns=["score", "detail", "sample", "value"])
             frame.insert(0, "metric", name)

@@ -23,7 +23,7 @@ from xaikit.gradients._engine import backward, run_engine
 from xaikit.gradients.deeplift_rules import deeplift_composite
 from xaikit.gradients.quadrature import Quadrature
 from xaikit.utils.batching import iter_batches
-from xaikit.utils.options import check_batch_size
+from xaikit.utils.options import accepts_old_names, check_batch_size
 from xaikit.utils.progress import progress
 
 RULES = ("rescale", "reveal_cancel")
@@ -63,13 +63,13 @@ def deeplift_pass(
     references: Tensor,
     resolve: Callable[[Tensor], ResolvedTarget],
     rule: str,
-    eps: float,
+    epsilon: float,
 ) -> DeepLiftResult:
     """DeepLIFT of ``inputs`` against ``references`` (same shape) in one pass over ``[inputs; references]``.
 
     ``resolve`` turns the model output at the inputs into the explained target.
     """
-    composite, reveal = deeplift_composite(rule, eps, rows=2 * len(inputs))
+    composite, reveal = deeplift_composite(rule, epsilon, rows=2 * len(inputs))
     stacked = torch.cat([inputs.detach(), references.detach()])
     prop, leaf, out = run_engine(
         model,
@@ -92,11 +92,11 @@ def deeplift_pass(
     )
 
 
-def _check_rule(rule: str, eps: float) -> None:
+def _check_rule(rule: str, epsilon: float) -> None:
     if rule not in RULES:
-        raise ValueError(f"unknown DeepLIFT rule {rule!r}; choose one of {', '.join(RULES)}")
-    if not eps >= 0:
-        raise ValueError(f"eps must be >= 0, got {eps!r}")
+        raise ValueError(f"unknown DeepLIFT multipliers {rule!r}; choose one of {', '.join(RULES)}")
+    if not epsilon >= 0:
+        raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
 
 
 @register_method("deeplift", aliases=("deep_lift",))
@@ -113,10 +113,11 @@ class DeepLift(Explainer):
     baseline : None, float or torch.Tensor
         The reference input (zeros by default), a constant, one tensor for all samples or
         one per sample.
-    rule : str
+    multipliers : str
         ``"rescale"`` or ``"reveal_cancel"``.
-    eps : float
-        Where an activation's input difference is below ``eps``, its derivative is used.
+    epsilon : float
+        Where an activation's input difference is below ``epsilon``, its derivative is used
+        (``eps`` is the old name, accepted with a deprecation warning).
 
     Notes
     -----
@@ -128,23 +129,24 @@ class DeepLift(Explainer):
     gradient x input.
     """
 
-    def __init__(self, baseline: BaselineLike = None, rule: str = "rescale", eps: float = 1e-10) -> None:
-        _check_rule(rule, eps)
+    @accepts_old_names(eps="epsilon", rule="multipliers")
+    def __init__(self, baseline: BaselineLike = None, multipliers: str = "rescale", epsilon: float = 1e-10) -> None:
+        _check_rule(multipliers, epsilon)
         self.baseline = baseline
-        self.rule = rule
-        self.eps = eps
+        self.multipliers = multipliers
+        self.epsilon = epsilon
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         ref = as_baseline(self.baseline, inputs)
-        result = deeplift_pass(model, inputs, ref, target.resolve, self.rule, self.eps)
+        result = deeplift_pass(model, inputs, ref, target.resolve, self.multipliers, self.epsilon)
         output = result.f_input - result.f_reference
         extras = {
             "completeness_gap": output - result.attribution.flatten(1).sum(1),
             "f_input": result.f_input,
             "f_baseline": result.f_reference,
-            "rule": self.rule,
+            "multipliers": self.multipliers,
         }
-        if self.rule == "reveal_cancel":
+        if self.multipliers == "reveal_cancel":
             extras["rescale_fallbacks"] = result.fallbacks
         return Attribution(
             attribution=result.attribution, output=output, target=result.resolved, extras=extras,
@@ -164,9 +166,9 @@ class DeepShap(Explainer):
     ----------
     baselines : torch.Tensor
         Background data, shape ``(M, ...)``.
-    rule : str
+    multipliers : str
         ``"rescale"`` or ``"reveal_cancel"``.
-    eps : float
+    epsilon : float
         See :class:`DeepLift`.
     batch_size : int or None
         Input-background pairs per pass (each pass runs ``2 * batch_size`` rows).
@@ -174,18 +176,19 @@ class DeepShap(Explainer):
         Show a progress bar.
     """
 
+    @accepts_old_names(eps="epsilon", rule="multipliers")
     def __init__(
         self,
         baselines: Tensor | None = None,
-        rule: str = "rescale",
-        eps: float = 1e-10,
+        multipliers: str = "rescale",
+        epsilon: float = 1e-10,
         batch_size: int | None = 32,
         progress: bool | None = None,
     ) -> None:
-        _check_rule(rule, eps)
+        _check_rule(multipliers, epsilon)
         self.baselines = baselines
-        self.rule = rule
-        self.eps = eps
+        self.multipliers = multipliers
+        self.epsilon = epsilon
         self.batch_size = check_batch_size(batch_size)
         self.progress = progress
 
@@ -203,7 +206,7 @@ class DeepShap(Explainer):
         for s in progress(list(iter_batches(n * m, self.batch_size)), desc="deepshap", enabled=self.progress):
             rows = owners[s]
             part = resolved.take(rows)
-            result = deeplift_pass(model, x[rows], refs[picks[s]], FixedTarget(part).resolve, self.rule, self.eps)
+            result = deeplift_pass(model, x[rows], refs[picks[s]], FixedTarget(part).resolve, self.multipliers, self.epsilon)
             total.index_add_(0, rows, result.attribution)
             f_refs.index_add_(0, rows, result.f_reference)
             f_x.index_add_(0, rows, result.f_input)
@@ -215,8 +218,8 @@ class DeepShap(Explainer):
             "completeness_gap": output - attribution.flatten(1).sum(1),
             "f_input": f_x,
             "f_baselines": f_refs,
-            "rule": self.rule,
+            "multipliers": self.multipliers,
         }
-        if self.rule == "reveal_cancel":
+        if self.multipliers == "reveal_cancel":
             extras["rescale_fallbacks"] = fallbacks
         return Attribution(attribution=attribution, output=output, target=resolved, extras=extras, baseline=f_refs)

@@ -11,7 +11,7 @@ Rules
 -----
 :class:`RescaleRule`
     ``m = (y - y_ref) / (z - z_ref)`` at each activation ``y = f(z)`` (the natural
-    derivative where ``|z - z_ref| < eps``).
+    derivative where ``|z - z_ref| < epsilon``).
 :class:`RevealCancelRule`
     Splits the input difference of an activation into its positive and negative
     contributions and gives each its own multiplier (needs the activation to follow a
@@ -83,15 +83,15 @@ class RescaleRule(ElementwiseRule):
 
     Parameters
     ----------
-    eps : float
-        Where ``|z - z_ref| < eps`` the multiplier is the derivative ``f'(z)`` (as Captum does).
+    epsilon : float
+        Where ``|z - z_ref| < epsilon`` the multiplier is the derivative ``f'(z)`` (as Captum does).
     rows : int
         Rows of the stacked batch ``[x; x_ref]`` (``0``: unchecked).
     """
 
     kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
 
-    eps: float = 1e-10
+    epsilon: float = 1e-10
     rows: int = 0
 
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
@@ -101,7 +101,7 @@ class RescaleRule(ElementwiseRule):
         n = _half(z, self.rows)
         dz = z[:n] - z[n:]
         dy = value[:n] - value[n:]
-        m = _secant(dy, dz, lambda: vjp(call, z[:n], torch.ones_like(dy)), self.eps)
+        m = _secant(dy, dz, lambda: vjp(call, z[:n], torch.ones_like(dy)), self.epsilon)
         return custom_backward(graph, value, lambda g: _times_per_half(g, m))
 
 
@@ -125,14 +125,14 @@ class RevealCancelRule(ElementwiseRule):
 
     kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
 
-    eps: float = 1e-10
+    epsilon: float = 1e-10
     rows: int = 0
     engine: Propagation | None = None
     fallbacks: int = 0
     _rescale: RescaleRule = field(init=False)
 
     def __post_init__(self) -> None:
-        self._rescale = RescaleRule(self.eps, self.rows)
+        self._rescale = RescaleRule(self.epsilon, self.rows)
 
     def bind(self, engine: Propagation) -> None:
         """Give the rule the engine, to look up the layer that feeds each activation."""
@@ -163,8 +163,8 @@ class RevealCancelRule(ElementwiseRule):
         dy_pos = 0.5 * (f_pos - y_ref) + 0.5 * (y - f_neg)
         dy_neg = 0.5 * (f_neg - y_ref) + 0.5 * (y - f_pos)
         slope = _Lazy(lambda: vjp(call, z[:n], torch.ones_like(y)))
-        m_pos = _secant(dy_pos, dz_pos, slope, self.eps)
-        m_neg = _secant(dy_neg, dz_neg, slope, self.eps)
+        m_pos = _secant(dy_pos, dz_pos, slope, self.epsilon)
+        m_neg = _secant(dy_neg, dz_neg, slope, self.epsilon)
 
         sign = _twice(torch.sign(da))
         positive = a_graph * (sign > 0)
@@ -198,12 +198,12 @@ class MaxPoolRule(ElementwiseRule):
     With ``o``, ``o_ref`` the pooled input and reference and ``M = max(o, o_ref)``, the
     output signal ``g`` times ``M - o_ref`` is routed to the input's arg-max positions and
     ``g * (o - M)`` to the reference's, then divided by the input difference (the natural
-    gradient where it is below ``eps``). The routed differences sum to ``o - o_ref``.
+    gradient where it is below ``epsilon``). The routed differences sum to ``o - o_ref``.
     """
 
     kinds: ClassVar[frozenset[OpKind]] = _MAX_POOL
 
-    eps: float = 1e-10
+    epsilon: float = 1e-10
     rows: int = 0
 
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
@@ -221,7 +221,7 @@ class MaxPoolRule(ElementwiseRule):
             routed = vjp(call, torch.cat([a, a[:n]]), torch.cat([g1 * (top - o_ref), g1 * (o - top), g1]))
             spread = routed[:n] + routed[n : 2 * n]
             natural = routed[2 * n :]
-            return _twice(_secant(spread, da.clone(), lambda: natural, self.eps))
+            return _twice(_secant(spread, da.clone(), lambda: natural, self.epsilon))
 
         return custom_backward(graph, value, backward)
 
@@ -247,7 +247,7 @@ class FirstHalfGradient(LayerRule):
         return "FirstHalfGradient()"
 
 
-def deeplift_composite(rule: str, eps: float, rows: int = 0) -> tuple[Composite, RevealCancelRule | None]:
+def deeplift_composite(rule: str, epsilon: float, rows: int = 0) -> tuple[Composite, RevealCancelRule | None]:
     """The DeepLIFT composite for ``rule`` (``"rescale"`` or ``"reveal_cancel"``).
 
     ``rows`` is the size of the stacked batch ``[x; x_ref]`` (checked at every operation;
@@ -256,16 +256,16 @@ def deeplift_composite(rule: str, eps: float, rows: int = 0) -> tuple[Composite,
     """
     reveal: RevealCancelRule | None = None
     if rule == "rescale":
-        activation: ElementwiseRule = RescaleRule(eps, rows)
+        activation: ElementwiseRule = RescaleRule(epsilon, rows)
     elif rule == "reveal_cancel":
-        reveal = RevealCancelRule(eps, rows)
+        reveal = RevealCancelRule(epsilon, rows)
         activation = reveal
     else:
         raise ValueError(f"unknown DeepLIFT rule {rule!r}; choose 'rescale' or 'reveal_cancel'")
     composite = Composite(
         [
             (Kind(OpKind.ACTIVATION), activation),
-            (Kind(OpKind.MAX_POOL), MaxPoolRule(eps, rows)),
+            (Kind(OpKind.MAX_POOL), MaxPoolRule(epsilon, rows)),
             (Kind(*LAYER_KINDS), FirstHalfGradient(rows)),
         ],
         name=f"deeplift_{rule}",

@@ -19,7 +19,7 @@ from xaikit.gradients._common import (
     endpoint_outputs,
 )
 from xaikit.gradients.quadrature import Quadrature, rule_name
-from xaikit.utils.options import check_batch_size, check_positive_int
+from xaikit.utils.options import accepts_old_names, check_batch_size, check_positive_int
 
 
 def _integrate(
@@ -77,7 +77,7 @@ class IntegratedGradients(Explainer):
         feature shape for all samples, or one per sample.
     steps : int
         Number of gradient evaluations (nodes of the rule).
-    rule : str
+    quadrature : str
         ``"riemann_left"``, ``"riemann_right"``, ``"riemann_middle"``, ``"trapezoid"``
         or ``"gauss_legendre"`` (Captum's spellings are accepted too).
     tolerance : float, optional
@@ -102,11 +102,12 @@ class IntegratedGradients(Explainer):
     short by the factor ``(n - 1)/n``), the trapezoid weights here sum to one.
     """
 
+    @accepts_old_names(rule="quadrature")
     def __init__(
         self,
         baseline: BaselineLike = None,
         steps: int = 50,
-        rule: str = "gauss_legendre",
+        quadrature: str = "gauss_legendre",
         tolerance: float | None = None,
         max_steps: int = 1024,
         batch_size: int | None = 64,
@@ -114,12 +115,12 @@ class IntegratedGradients(Explainer):
     ) -> None:
         self.baseline = baseline
         self.steps = steps
-        self.rule = rule_name(rule)
+        self.quadrature = rule_name(quadrature)
         self.tolerance = tolerance
         self.max_steps = max_steps
         self.batch_size = check_batch_size(batch_size)
         self.progress = progress
-        self._quadrature = Quadrature(self.rule, steps)
+        self._quadrature = Quadrature(self.quadrature, steps)
         check_positive_int(max_steps, "max_steps")
         if tolerance is not None and not (isinstance(tolerance, int | float) and tolerance > 0):
             raise ValueError(f"tolerance must be a positive number or None, got {tolerance!r}")
@@ -153,7 +154,7 @@ class IntegratedGradients(Explainer):
             "steps": steps,
             "f_input": f_x,
             "f_baseline": f_b,
-            "rule": self.rule,
+            "quadrature": self.quadrature,
         }
         if self.tolerance is not None:
             extras["converged"] = converged

@@ -10,7 +10,8 @@ from torch import Tensor
 
 from xaikit.neon.base import as_float_tensor
 from xaikit.neon.kde import RandomFeatureInlierness, derive_seeds
-from xaikit.utils.progress import progress
+from xaikit.utils.options import accepts_old_names
+from xaikit.utils.progress import progress as progress_bar
 
 __all__ = ["RedrawSummary", "redraw_inlierness"]
 
@@ -61,6 +62,7 @@ class RedrawSummary:
         return values.std(0) if len(self.seeds) > 1 else torch.zeros_like(values[0])
 
 
+@accepts_old_names(show_progress="progress")
 def redraw_inlierness(
     support: Any,
     x: Any,
@@ -69,7 +71,7 @@ def redraw_inlierness(
     n_draws: int = 100,
     seed: int | None = 0,
     weights: Any = None,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> RedrawSummary:
     """Explain random-feature inlierness under ``n_draws`` independent draws of the features.
 
@@ -89,7 +91,7 @@ def redraw_inlierness(
         Root seed; the draws use seeds derived from it (:func:`xaikit.neon.kde.derive_seeds`).
     weights : array-like, optional
         Weights of the support points.
-    show_progress : bool, optional
+    progress : bool, optional
         Show a progress bar (default: the package setting).
 
     Returns
@@ -101,7 +103,7 @@ def redraw_inlierness(
     points = as_float_tensor(x, name="x")
     seeds = derive_seeds(seed, int(n_draws))
     scores, relevance = [], []
-    for s in progress(seeds, desc="random-feature draws", enabled=show_progress, min_items=8):
+    for s in progress_bar(seeds, desc="random-feature draws", enabled=progress, min_items=8):
         model = RandomFeatureInlierness(support, gamma, n_features, seed=s, weights=weights)
         e = model.explain(points, preprocess=False)
         scores.append(e.output)

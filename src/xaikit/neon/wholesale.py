@@ -29,6 +29,7 @@ from xaikit.datasets import WHOLESALE_SPENDING, load_wholesale
 from xaikit.neon.kde import KDEOutlierness, RandomFeatureInlierness, derive_seeds
 from xaikit.neon.kmeans import NeuralizedKMeans
 from xaikit.neon.redraws import redraw_inlierness
+from xaikit.utils.options import accepts_old_names
 
 __all__ = [
     "LITERATURE_ROWS",
@@ -201,6 +202,7 @@ def _cluster_profiles(raw: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray
     return np.stack([np.exp(np.log(raw[labels == c]).mean(0)) for c in range(k)])
 
 
+@accepts_old_names(show_progress="progress")
 def reproduce(
     rows: Sequence[int] = LITERATURE_ROWS,
     *,
@@ -213,7 +215,7 @@ def reproduce(
     tsne: bool = True,
     perplexity: float = 100.0,
     output_dir: str | Path | None = None,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> WholesaleResult:
     """Reproduce the wholesale-customer analysis of the literature.
 
@@ -237,7 +239,7 @@ def reproduce(
         t-SNE perplexity.
     output_dir : str or path, optional
         Write the figures there.
-    show_progress : bool, optional
+    progress : bool, optional
         Progress bars for the redraws.
 
     Returns
@@ -267,7 +269,7 @@ def reproduce(
         support = np.delete(data, row, axis=0)
         x = data[row : row + 1]
         outlier = KDEOutlierness(support, gamma).explain(x, preprocess=False)
-        draws = redraw_inlierness(support, x, gamma, n_features, n_draws, seed=seed + row, show_progress=show_progress)
+        draws = redraw_inlierness(support, x, gamma, n_features, n_draws, seed=seed + row, progress=progress)
         c = int(labels[row])
         customers[row] = CustomerAnalysis(
             row=row,
@@ -391,7 +393,7 @@ def random_feature_convergence(
         draw_seeds = derive_seeds(seeds[i], n_draws)
         for j, s in enumerate(draw_seeds):
             mae[i, j] = np.abs(loo_random_feature_inlierness(data, gamma, h, s) - exact).mean()
-        summary = redraw_inlierness(support, data[row : row + 1], gamma, h, n_draws, seed=seeds[i], show_progress=False)
+        summary = redraw_inlierness(support, data[row : row + 1], gamma, h, n_draws, seed=seeds[i], progress=False)
         rel_std[i] = summary.relevance_std[0].numpy()
         rel_mean[i] = summary.relevance_mean[0].numpy()
     return ConvergenceResult(hs, mae, rel_std, rel_mean, row)

@@ -42,7 +42,7 @@ def setup_game(
     target: Target,
     baseline: BaselineLike,
     batch_size: int | None,
-    show_progress: bool | None,
+    progress: bool | None,
     desc: str,
 ) -> tuple[PerturbationGame, ResolvedTarget, Tensor]:
     """Evaluate the unperturbed batch, resolve the target, and build the game.
@@ -60,7 +60,7 @@ def setup_game(
     output = forward(model, inputs, batch_size or auto_batch_size(model, inputs))
     resolved = target.resolve(output.detach())
     value = resolved.select(output).detach()
-    game = PerturbationGame(model, inputs, reference, resolved, batch_size, show_progress, desc)
+    game = PerturbationGame(model, inputs, reference, resolved, batch_size, progress, desc)
     return game, resolved, value
 
 

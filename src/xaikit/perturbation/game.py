@@ -26,7 +26,7 @@ from xaikit.perturbation.baseline import Reference
 from xaikit.perturbation.groups import FeatureGroups
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.layout import as_layout_forward
-from xaikit.utils.progress import progress
+from xaikit.utils.progress import progress as progress_bar
 
 __all__ = ["KeepMask", "PerturbationGame", "coalition_masks"]
 
@@ -84,7 +84,7 @@ class PerturbationGame:
     batch_size : int or None
         Largest number of model inputs per forward pass (``None``: automatic, see
         :func:`xaikit.core.forward.auto_batch_size`).
-    show_progress : bool or None
+    progress : bool or None
         Progress bar over the forward passes.
     desc : str
         Label of the progress bar.
@@ -95,7 +95,7 @@ class PerturbationGame:
     reference: Reference
     target: ResolvedTarget
     batch_size: int | None = None
-    show_progress: bool | None = None
+    progress: bool | None = None
     desc: str = "perturbations"
     _auto: int | None = field(default=None, init=False, repr=False)
 
@@ -139,7 +139,7 @@ class PerturbationGame:
         device = self.inputs.device
         run = as_layout_forward(self.model)
         with torch.no_grad():
-            for chunk in progress(chunks, desc=self.desc, enabled=self.show_progress, min_items=4):
+            for chunk in progress_bar(chunks, desc=self.desc, enabled=self.progress, min_items=4):
                 ids = sample_ids[chunk].to(device)
                 batch = self._perturbed(ids, keep(chunk).to(device))
                 output = check_output(run(batch), len(batch))

@@ -10,10 +10,13 @@ ones (with a close match suggested), and an old option name is accepted with a
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Option names replaced by one name per concept: old name -> new name.
 RENAMED_OPTIONS: dict[str, str] = {
@@ -38,7 +41,9 @@ def option_names(func: Callable[..., Any]) -> list[str] | None:
     return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
-def check_options(owner: str, options: Mapping[str, Any], valid: Iterable[str] | None) -> dict[str, Any]:
+def check_options(
+    owner: str, options: Mapping[str, Any], valid: Iterable[str] | None, renamed: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """``options`` with deprecated names renamed; raises :class:`OptionError` for unknown ones.
 
     Parameters
@@ -49,11 +54,14 @@ def check_options(owner: str, options: Mapping[str, Any], valid: Iterable[str] |
         The options as given.
     valid : iterable of str or None
         The option names accepted; ``None`` accepts any.
+    renamed : mapping, optional
+        Old names of this owner's options (old -> new), besides :data:`RENAMED_OPTIONS`.
     """
     allowed = None if valid is None else list(valid)
+    names = {**RENAMED_OPTIONS, **(renamed or {})}
     out: dict[str, Any] = {}
     for name, value in options.items():
-        new = RENAMED_OPTIONS.get(name)
+        new = names.get(name)
         if new is not None and (allowed is None or new in allowed) and (allowed is None or name not in allowed):
             warnings.warn(
                 f"{owner}: option {name!r} is now called {new!r}; the old name will be removed in the next release",
@@ -93,4 +101,38 @@ def check_batch_size(value: Any) -> int | None:
 
 def call_with_options(owner: str, func: Callable[..., Any], options: Mapping[str, Any]) -> Any:
     """``func(**options)`` after :func:`check_options` against ``func``'s signature."""
-    return func(**check_options(owner, options, option_names(func)))
+    return func(**check_options(owner, options, option_names(func), old_names_of(func)))
+
+
+def accepts_old_names(**old_to_new: str) -> Callable[[F], F]:
+    """Decorator: keyword arguments under an old name are renamed, with a ``DeprecationWarning``.
+
+    ``@accepts_old_names(show_progress="progress")`` lets callers still write
+    ``show_progress=False`` for one release; giving both names raises :class:`OptionError`.
+    """
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise OptionError(f"{fn.__qualname__}: got both {old!r} and its new name {new!r}; pass {new!r} only")
+                    warnings.warn(
+                        f"{fn.__qualname__}: {old!r} is now called {new!r}; the old name will be removed in the next release",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        wrapper.__xaikit_old_names__ = dict(old_to_new)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def old_names_of(func: Callable[..., Any]) -> dict[str, str]:
+    """The old option names ``func`` (a class: its ``__init__``) still accepts, old -> new."""
+    target = func.__init__ if isinstance(func, type) else func  # type: ignore[misc]
+    return dict(getattr(target, "__xaikit_old_names__", {}))

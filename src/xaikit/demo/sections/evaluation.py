@@ -43,14 +43,14 @@ def pixel_flipping_section(context: DemoContext) -> Section:
                         enabled=context.progress):
         explanation = run.explain(data.model, x, y)
         result = pixel_flipping(data.model, x, explanation, y, order="morf", step=2, removal="constant",
-                                show_progress=False)
+                                progress=False)
         curves[run.label], fractions = result.curves, result.fractions
         rows.append({"method": run.label, "AOPC (mean)": float(result.aopc.mean()),
                      "AOPC (std. error)": float(result.aopc.std(ddof=1) / np.sqrt(len(result.aopc)))})
     if not curves:
         raise SkipSection("no method to evaluate")
     baseline = pixel_flipping(data.model, x, None, y, order="random", step=2, removal="constant",
-                              seed=context.seed, show_progress=False)
+                              seed=context.seed, progress=False)
     curves["random"] = baseline.curves
     rows.append({"method": "random", "AOPC (mean)": float(baseline.aopc.mean()),
                  "AOPC (std. error)": float(baseline.aopc.std(ddof=1) / np.sqrt(len(baseline.aopc)))})
@@ -89,7 +89,7 @@ def randomization_section(context: DemoContext) -> Section:
                         enabled=context.progress):
         result = model_randomization(data.model, x, run.method, y, order="top_down",
                                      similarities=("ssim_abs", "spearman_abs"), seeds=(context.seed,),
-                                     method_options=run.options, show_progress=False)
+                                     method_options=run.options, progress=False)
         layers = list(result.layers)
         ssim[run.label] = result.scores["ssim_abs"].mean(0).T  # (inputs, layers)
         spearman[run.label] = result.scores["spearman_abs"].mean(0).T

@@ -93,7 +93,7 @@ def wholesale_section(context: DemoContext) -> Section:
     from xaikit.neon.wholesale import reproduce
 
     n_draws = 20 if context.quick else 100
-    result = reproduce(n_draws=n_draws, seed=context.seed, show_progress=context.progress)
+    result = reproduce(n_draws=n_draws, seed=context.seed, progress=context.progress)
     n_features = result.settings.get("n_features", 2500)
     section = Section(TITLE).add_text(INTRO.format(n_features=n_features, n_draws=n_draws))
     section.add_table(_summary(result), "Scores of the two customers", name="tables/wholesale-scores.csv")
