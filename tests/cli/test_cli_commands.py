@@ -74,7 +74,7 @@ def extra_sections() -> Iterator[None]:
 
     yield
     for name in ("test-missing", "test-broken"):
-        registry._SECTIONS.pop(name, None)
+        registry.unregister_section(name)
 
 
 def test_demo_skips_missing_parts_and_reports_failures(
@@ -95,6 +95,7 @@ def test_demo_skips_missing_parts_and_reports_failures(
     assert "ValueError: the broken section broke" in html  # the traceback tail
 
 
+@pytest.mark.slow
 def test_demo_time_series_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--only", "time-series", "--no-progress"]) == 0

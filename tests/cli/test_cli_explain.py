@@ -214,6 +214,7 @@ def test_option_values_are_json_when_possible() -> None:
     }
 
 
+@pytest.mark.slow
 def test_console_script_reports_one_line_and_exit_status(tmp_path: Path, files: dict[str, Path]) -> None:
     out = tmp_path / "out"
     done = subprocess.run(

@@ -81,6 +81,7 @@ def _dense_layers_randomized(digits: Any, method: str, options: dict[str, Any]) 
 @pytest.mark.parametrize(
     "label", [pytest.param(k, marks=needs(v[0])) for k, v in {**SIMILAR, **DISSIMILAR}.items()]
 )
+@pytest.mark.slow
 def test_cascading_randomization(digits: Any, label: str) -> None:
     method, options = {**SIMILAR, **DISSIMILAR}[label]
     scores = _dense_layers_randomized(digits, method, options)
@@ -99,6 +100,7 @@ def test_randomization_separates_the_two_groups(digits: Any) -> None:
     assert min(similar) > max(dissimilar) + 0.1, (similar, dissimilar)
 
 
+@pytest.mark.slow
 @needs("guided_backprop", "deconvnet", "saliency")
 def test_class_sensitivity(digits_vgg_model: Any) -> None:
     # VGG-style CNN, four max-pools down to 1x1: the maps of the true and a random other class

@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import quantus  # a dev requirement: missing, the suite fails instead of skipping
 import torch
 from _models import seeded_digits_cnn
 
 import xaikit
 from xaikit.evaluate import model_randomization, pixel_flipping
-
-quantus = pytest.importorskip("quantus")
 
 
 @contextmanager

@@ -267,6 +267,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 def test_digits_cnn_accuracy(trained: dict[str, object]) -> None:
     model = trained["model"]
     assert isinstance(model, DigitsCNN)
@@ -282,6 +283,7 @@ def test_digits_cnn_global_rng_untouched(trained: dict[str, object]) -> None:
     assert trained["np_state_before"] == trained["np_state_after"]
 
 
+@pytest.mark.slow
 def test_digits_cnn_deterministic(trained: dict[str, object], tmp_path: Path) -> None:
     other = digits_cnn(cache_dir=tmp_path, retrain=True)
     first = trained["model"]

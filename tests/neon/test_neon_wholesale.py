@@ -51,6 +51,7 @@ def test_row_338_cluster_is_low_fresh_and_delicatessen_and_fresh_explains_it(res
     assert result.customers[337].cluster_evidence < 0.5 * a.cluster_evidence
 
 
+@pytest.mark.slow
 def test_random_features_converge_at_the_monte_carlo_rate() -> None:
     conv = random_feature_convergence(n_features=(100, 500, 2500, 10000), n_draws=6)
     mae = conv.mae.mean(1)

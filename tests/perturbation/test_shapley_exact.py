@@ -119,9 +119,10 @@ def test_groups_match_captum_shapley_values() -> None:
     torch.testing.assert_close(shared.relevance_sum, shared.output, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("background_rows", [1, 4])
 def test_matches_shap_exact_explainer(background_rows: int) -> None:
-    shap = pytest.importorskip("shap")
+    import shap
     torch.manual_seed(3)
     model = xaikit.models.MLP(6, (16, 16), 3).double().eval()
     x = torch.randn(2, 6, dtype=torch.float64)

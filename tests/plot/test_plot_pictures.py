@@ -350,6 +350,7 @@ def test_plot_explanation_of_a_real_lrp_explanation() -> None:
     assert figure.get_suptitle().startswith("lrp (epsilon_plus)")
 
 
+@pytest.mark.slow
 def test_plots_need_no_display_and_never_import_pyplot() -> None:
     code = (
         "import os, sys; os.environ.pop('DISPLAY', None); os.environ.pop('MPLBACKEND', None)\n"

@@ -98,6 +98,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     return run_demo(tmp_path_factory.mktemp("demo") / "out", quick=True, progress=False)
 
 
+@pytest.mark.slow
 def test_demo_writes_heatmaps_of_many_methods(demo_run: DemoResult) -> None:
     assert demo_run.failed == []
     assert demo_run.statuses["digits"] == "ok"

@@ -96,6 +96,13 @@ def register_section(
     return decorate
 
 
+def unregister_section(name: str) -> None:
+    """Remove the demo section ``name`` (``KeyError`` if it is not registered)."""
+    if name not in _SECTIONS:
+        raise KeyError(f"no demo section named {name!r} is registered")
+    del _SECTIONS[name]
+
+
 def available_sections() -> list[DemoSection]:
     """All registered sections in report order (the built-in ones are loaded first)."""
     importlib.import_module("xaikit.demo.sections")
