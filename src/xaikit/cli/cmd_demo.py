@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from xaikit.cli.command import add_command
 from xaikit.cli.errors import CLIError
+
+HELP = "run the demonstration and write report.html (the main job)"
+DESCRIPTION = """\
+Train (or load the cached) digits CNN, explain test digits with LRP composites and every
+other registered method, run the evaluation metrics and the wholesale neuralization
+example where available, and write heatmaps and a self-contained report.html. No
+network; a few minutes on 2 CPU cores.
+"""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``demo`` subcommand."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "demo",
-        help="run the demonstration and write report.html (the main job)",
-        description="Train (or load the cached) digits CNN, explain test digits with LRP "
-        "composites and every other registered method, run the evaluation metrics and the "
-        "wholesale neuralization example where available, and write heatmaps and a "
-        "self-contained report.html. No network; a few minutes on 2 CPU cores.",
-    )
+    parser = add_command(subparsers, "demo", run, help=HELP, description=DESCRIPTION)
     parser.add_argument("--out", default="xaikit-output", help="output folder (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="fewer samples and steps (about a third of the time)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -31,7 +33,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="torch CPU threads (default: 1, fastest for the small models)"
     )
     parser.add_argument("--list-sections", action="store_true", help="list the demo's sections and exit")
-    parser.set_defaults(run=run)
     return parser
 
 

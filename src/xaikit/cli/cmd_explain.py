@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from xaikit.cli.command import add_command
 from xaikit.cli.errors import CLIError, one_line
 from xaikit.cli.loading import (
     MODEL_FORMATS,
@@ -25,6 +26,7 @@ from xaikit.cli.loading import (
 )
 from xaikit.report.staging import staged_output
 
+HELP = "explain a saved model on images or arrays"
 DESCRIPTION = """\
 Explain a saved model's predictions on input files. Writes, into --out (all at once,
 nothing partial on error): explanation.npz (the whole explanation, Explanation.save's
@@ -52,11 +54,8 @@ MAX_FIGURES = 16
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``explain`` subcommand."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "explain",
-        help="explain a saved model on images or arrays",
-        description=DESCRIPTION,
-        epilog=EPILOG,
+    parser = add_command(
+        subparsers, "explain", run, help=HELP, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", help="model file: state dict (with --arch), TorchScript or torch.export")
@@ -87,7 +86,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize images to H x W")
     parser.add_argument("--clip-percentile", type=float, help="percentile of |relevance| at full colour")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(run=run)
     return parser
 
 

@@ -7,20 +7,20 @@ import json
 import textwrap
 from typing import Any
 
+from xaikit.cli.command import add_command
 from xaikit.report.blocks import format_setting
+
+HELP = "list registered explanation methods and their options"
+DESCRIPTION = """\
+List every method reachable by name (xaikit.explain(..., method=NAME)), with its summary
+and options and their defaults. Pass options to `xaikit explain` as --option NAME=VALUE.
+"""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``methods`` subcommand."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "methods",
-        help="list registered explanation methods and their options",
-        description="List every method reachable by name (xaikit.explain(..., method=NAME)), "
-        "with its summary and options and their defaults. Pass options to `xaikit explain` as "
-        "--option NAME=VALUE.",
-    )
+    parser = add_command(subparsers, "methods", run, help=HELP, description=DESCRIPTION)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.set_defaults(run=run)
     return parser
 
 

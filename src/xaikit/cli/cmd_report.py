@@ -6,22 +6,23 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from xaikit.cli.command import add_command
 from xaikit.cli.errors import CLIError
+
+HELP = "build the self-contained HTML report of a run folder"
+DESCRIPTION = """\
+Build report.html from a run folder written by `xaikit demo` or `xaikit explain` (its
+run.json), or from any folder of PNG images and CSV tables. The page embeds everything
+and needs no network.
+"""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``report`` subcommand."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "report",
-        help="build the self-contained HTML report of a run folder",
-        description="Build report.html from a run folder written by `xaikit demo` or "
-        "`xaikit explain` (its run.json), or from any folder of PNG images and CSV tables. "
-        "The page embeds everything and needs no network.",
-    )
+    parser = add_command(subparsers, "report", run, help=HELP, description=DESCRIPTION)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the run folder")
     parser.add_argument("--out", help="HTML file to write (default: RUN_DIR/report.html)")
     parser.add_argument("--title", help="page title (default: the run's)")
-    parser.set_defaults(run=run)
     return parser
 
 

@@ -9,7 +9,13 @@ whose module is not installed yet is skipped with a note in the report.
 
 from xaikit.demo.context import DemoContext, DigitsData
 from xaikit.demo.methods import LRP_RUNS, MethodRun, plan_runs
-from xaikit.demo.registry import DemoSection, SkipSection, available_sections, register_section, unregister_section
+from xaikit.demo.registry import (
+    DemoSection,
+    SkipSection,
+    available_sections,
+    register_section,
+    unregister_section,
+)
 from xaikit.demo.runner import DemoError, DemoResult, run_demo, select_sections
 
 __all__ = [
@@ -24,7 +30,7 @@ __all__ = [
     "available_sections",
     "plan_runs",
     "register_section",
-    "unregister_section",
     "run_demo",
     "select_sections",
+    "unregister_section",
 ]

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from xaikit.utils.registry import add_entry, remove_entry
+
 if TYPE_CHECKING:
     from xaikit.demo.context import DemoContext
     from xaikit.report import Section
@@ -87,10 +89,8 @@ def register_section(
     """
 
     def decorate(build: Builder) -> Builder:
-        existing = _SECTIONS.get(name)
-        if existing is not None and existing.build is not build:
-            raise ValueError(f"a demo section named {name!r} is already registered")
-        _SECTIONS[name] = DemoSection(name, title, build, order, tuple(requires))
+        section = DemoSection(name, title, build, order, tuple(requires))
+        add_entry(_SECTIONS, name, section, lambda existing: existing.build is build, "demo section")
         return build
 
     return decorate
@@ -98,9 +98,7 @@ def register_section(
 
 def unregister_section(name: str) -> None:
     """Remove the demo section ``name`` (``KeyError`` if it is not registered)."""
-    if name not in _SECTIONS:
-        raise KeyError(f"no demo section named {name!r} is registered")
-    del _SECTIONS[name]
+    remove_entry(_SECTIONS, name, "demo section")
 
 
 def available_sections() -> list[DemoSection]:

@@ -26,6 +26,7 @@ from xaikit.core.base import Model
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.evaluate._common import as_fixed_target
 from xaikit.evaluate.specs import MethodSpec
+from xaikit.utils.registry import add_entry, remove_entry
 
 #: Parameters a metric's functions receive from the :class:`Context`, not from options.
 CONTEXT_PARAMETERS = frozenset(
@@ -125,9 +126,8 @@ def register_metric(
     """
 
     def decorate(metric: Metric) -> Metric:
-        if name in _METRICS and _METRICS[name].run is not metric:
-            raise ValueError(f"a metric named {name!r} is already registered")
-        _METRICS[name] = MetricEntry(name, metric, _option_names(options))
+        entry = MetricEntry(name, metric, _option_names(options))
+        add_entry(_METRICS, name, entry, lambda existing: existing.run is metric, "metric")
         return metric
 
     return decorate
@@ -135,9 +135,7 @@ def register_metric(
 
 def unregister_metric(name: str) -> None:
     """Remove the metric ``name`` (``KeyError`` if it is not registered)."""
-    if name not in _METRICS:
-        raise KeyError(f"no metric named {name!r} is registered")
-    del _METRICS[name]
+    remove_entry(_METRICS, name, "metric")
 
 
 def metric_names() -> list[str]:

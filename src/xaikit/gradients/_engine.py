@@ -2,8 +2,8 @@
 
 The engine's convention is that the gradient flowing backward through its graph is the
 quantity being propagated; for the methods of this package that is a (modified)
-gradient or a DeepLIFT multiplier. :func:`run_engine` runs the forward pass and
-:func:`backward` reads the result off at the input.
+gradient or a DeepLIFT multiplier. :func:`~xaikit.engine.run.run_engine` runs the
+forward pass and :func:`backward` reads the result off at the input.
 
 Max-pooling is the engine's ``"max_pool"`` kind: a composite may give it a rule (DeepLIFT
 does, for completeness); without one it keeps the natural gradient.
@@ -17,47 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from xaikit.core.base import Model
-from xaikit.core.forward import check_output
-from xaikit.engine.composite_protocol import RuleProvider
 from xaikit.engine.dispatch import Propagation
 from xaikit.engine.errors import UnsupportedOperationError
-
-
-def run_engine(
-    model: Model,
-    inputs: Tensor,
-    rules: RuleProvider,
-    *,
-    merge_batchnorm: bool = False,
-    setup: Callable[[Propagation], None] | None = None,
-) -> tuple[Propagation, Tensor, Tensor]:
-    """Run ``model`` on ``inputs`` under the engine with ``rules``.
-
-    Parameters
-    ----------
-    merge_batchnorm : bool
-        Merge eval-mode batch normalization into the layer before it. Gradient-type rules do
-        not need it (batch normalization then keeps its natural gradient, and no layer is
-        evaluated twice); rules that look at a layer's weights do.
-    setup : callable, optional
-        Called with the engine before the forward pass (rules that need to query it).
-
-    Returns
-    -------
-    (engine, input leaf, model output)
-    """
-    leaf = inputs.detach().requires_grad_(True)
-    prop = Propagation(model, rules, merge_batchnorm=merge_batchnorm)
-    if setup is not None:
-        setup(prop)
-    with torch.enable_grad(), prop:
-        prop.track(leaf)
-        out = model(leaf)
-    out = check_output(out, len(inputs))
-    if not prop.carries(out):
-        raise ValueError("the model output does not depend on its input; nothing to explain")
-    return prop, leaf, out
 
 
 def backward(prop: Propagation, leaf: Tensor, out: Tensor, grad_output: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ from torch import Tensor
 from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
+from xaikit.engine.run import run_engine
 from xaikit.gradients._common import (
     BaselineLike,
     FixedTarget,
@@ -19,7 +20,7 @@ from xaikit.gradients._common import (
     forward,
     output_gradient,
 )
-from xaikit.gradients._engine import backward, run_engine
+from xaikit.gradients._engine import backward
 from xaikit.gradients.deeplift_rules import deeplift_composite
 from xaikit.gradients.quadrature import Quadrature
 from xaikit.utils.batching import iter_batches

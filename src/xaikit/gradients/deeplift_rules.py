@@ -78,7 +78,21 @@ def _times_per_half(g: Tensor, m: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
-class RescaleRule(ElementwiseRule):
+class _StackedRule(ElementwiseRule):
+    """An elementwise rule of one carrying input on the stacked batch ``[x; x_ref]``."""
+
+    epsilon: float = 1e-10
+    rows: int = 0
+
+    def _stacked(self, graphs: list[Tensor], what: str) -> tuple[Tensor, Tensor, int]:
+        """The carrying input's graph, its value and the number of inputs ``N`` (half its rows)."""
+        graph = single_graph(graphs, what)
+        value = graph.detach()
+        return graph, value, _half(value, self.rows)
+
+
+@dataclass(frozen=True)
+class RescaleRule(_StackedRule):
     """DeepLIFT's Rescale rule for elementwise activations.
 
     Parameters
@@ -91,14 +105,9 @@ class RescaleRule(ElementwiseRule):
 
     kinds: ClassVar[frozenset[OpKind]] = _ACTIVATION
 
-    epsilon: float = 1e-10
-    rows: int = 0
-
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The activation's value; backward multiplies by ``(y - y_ref) / (z - z_ref)``."""
-        graph = single_graph(graphs, "DeepLIFT")
-        z = graph.detach()
-        n = _half(z, self.rows)
+        graph, z, n = self._stacked(graphs, "DeepLIFT")
         dz = z[:n] - z[n:]
         dy = value[:n] - value[n:]
         m = _secant(dy, dz, lambda: vjp(call, z[:n], torch.ones_like(dy)), self.epsilon)
@@ -192,25 +201,25 @@ class _Lazy:
 
 
 @dataclass(frozen=True)
-class MaxPoolRule(ElementwiseRule):
+class MaxPoolRule(_StackedRule):
     """DeepLIFT multipliers for max-pooling, as in Captum.
 
     With ``o``, ``o_ref`` the pooled input and reference and ``M = max(o, o_ref)``, the
     output signal ``g`` times ``M - o_ref`` is routed to the input's arg-max positions and
     ``g * (o - M)`` to the reference's, then divided by the input difference (the natural
     gradient where it is below ``epsilon``). The routed differences sum to ``o - o_ref``.
+
+    Parameters
+    ----------
+    epsilon, rows
+        As for :class:`RescaleRule`.
     """
 
     kinds: ClassVar[frozenset[OpKind]] = _MAX_POOL
 
-    epsilon: float = 1e-10
-    rows: int = 0
-
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The pooled value; backward routes the output difference as described above."""
-        graph = single_graph(graphs, "DeepLIFT max-pooling")
-        a = graph.detach()
-        n = _half(a, self.rows)
+        graph, a, n = self._stacked(graphs, "DeepLIFT max-pooling")
         o, o_ref = value[:n], value[n:]
         top = torch.maximum(o, o_ref)
         da = a[:n] - a[n:]

@@ -10,8 +10,9 @@ from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.engine.rule import ElementwiseRule
+from xaikit.engine.run import run_engine
 from xaikit.gradients._common import output_gradient
-from xaikit.gradients._engine import backward, run_engine
+from xaikit.gradients._engine import backward
 from xaikit.gradients.backprop_rules import (
     DeconvRule,
     GuidedRule,

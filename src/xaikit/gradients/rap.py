@@ -37,7 +37,8 @@ from xaikit.engine.graft import safe_reciprocal
 from xaikit.engine.kinds import LAYER_KINDS, OpKind
 from xaikit.engine.layer import LinearOp
 from xaikit.engine.rule import LayerRule
-from xaikit.gradients._engine import custom_backward, run_engine
+from xaikit.engine.run import run_engine
+from xaikit.gradients._engine import custom_backward
 from xaikit.rules.composite import Composite
 from xaikit.rules.elementwise import Norm, Pass
 from xaikit.rules.matchers import Kind

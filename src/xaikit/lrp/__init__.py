@@ -1,61 +1,11 @@
-"""Layer-wise relevance propagation: the explainer, with the rules and composites of :mod:`xaikit.rules`."""
+"""Layer-wise relevance propagation: the explainer, with the rules and composites of :mod:`xaikit.rules`.
 
+Every public name of :mod:`xaikit.rules` is re-exported here (``xaikit.lrp.Epsilon`` is
+``xaikit.rules.Epsilon``).
+"""
+
+from xaikit import rules as _rules
 from xaikit.lrp.explainer import LRP, logodds_graph, run_propagation
-from xaikit.rules import (
-    LRP0,
-    All,
-    AlphaBeta,
-    Composite,
-    ElementwiseRule,
-    Epsilon,
-    FirstLayer,
-    Flat,
-    Gamma,
-    Kind,
-    KindIndexBelow,
-    LayerName,
-    LayerRule,
-    LayerType,
-    Norm,
-    Pass,
-    Rule,
-    WSquare,
-    ZBox,
-    ZPlus,
-    as_composite,
-    composites,
-    get_composite,
-    register_composite,
-    unregister_composite,
-)
+from xaikit.rules import *  # noqa: F403  (the rules and composites, listed in xaikit.rules.__all__)
 
-__all__ = [
-    "LRP",
-    "LRP0",
-    "All",
-    "AlphaBeta",
-    "Composite",
-    "ElementwiseRule",
-    "Epsilon",
-    "FirstLayer",
-    "Flat",
-    "Gamma",
-    "Kind",
-    "KindIndexBelow",
-    "LayerName",
-    "LayerRule",
-    "LayerType",
-    "Norm",
-    "Pass",
-    "Rule",
-    "WSquare",
-    "ZBox",
-    "ZPlus",
-    "as_composite",
-    "composites",
-    "get_composite",
-    "logodds_graph",
-    "register_composite",
-    "run_propagation",
-    "unregister_composite",
-]
+__all__ = ["LRP", "logodds_graph", "run_propagation", *_rules.__all__]

@@ -10,13 +10,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from xaikit.core.base import Attribution, Explainer, Model
-from xaikit.core.forward import check_output
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.engine.dispatch import Propagation
 from xaikit.engine.kinds import OpKind
 from xaikit.engine.layer import LayerInfo, LinearOp
 from xaikit.engine.ops import LINEAR
+from xaikit.engine.run import run_engine
 from xaikit.rules.composite import Composite
 from xaikit.rules.presets import as_composite
 
@@ -35,17 +35,10 @@ def run_propagation(
 ) -> tuple[Propagation, Tensor, Tensor]:
     """Run ``model`` on ``inputs`` under the propagation engine.
 
-    Returns the engine (to fetch graphs), the input leaf and the model output.
+    Returns the engine (to fetch graphs), the input leaf and the model output (see
+    :func:`xaikit.engine.run.run_engine`, here with ``composite`` bound to ``model``).
     """
-    leaf = inputs.detach().requires_grad_(True)
-    prop = Propagation(model, composite.bind(model), merge_batchnorm=merge_batchnorm)
-    with torch.enable_grad(), prop:
-        prop.track(leaf)
-        out = model(leaf)
-    out = check_output(out, len(inputs))
-    if not prop.carries(out):
-        raise ValueError("the model output does not depend on its input; nothing to explain")
-    return prop, leaf, out
+    return run_engine(model, inputs, composite.bind(model), merge_batchnorm=merge_batchnorm)
 
 
 def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Tensor, Tensor, Tensor]:

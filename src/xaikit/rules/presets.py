@@ -8,8 +8,8 @@ preset accepts the options of every rule it uses, and unknown options raise
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -19,20 +19,22 @@ from xaikit.rules.elementwise import Norm
 from xaikit.rules.linear import AlphaBeta, Bound, Epsilon, Flat, Gamma, ZBox, ZPlus
 from xaikit.rules.matchers import FirstLayer, Kind, KindIndexBelow, Matcher
 from xaikit.utils.options import check_options, option_names
+from xaikit.utils.registry import add_entry, remove_entry
 
 _PRESETS: dict[str, Callable[..., Composite]] = {}
 
+_Factory = TypeVar("_Factory", bound=Callable[..., Composite])
 
-def register_composite(name: str) -> Callable[[Callable[..., Composite]], Callable[..., Composite]]:
+
+def register_composite(name: str) -> Callable[[_Factory], _Factory]:
     """Register a composite factory under ``name`` (used by ``composite="name"``).
 
     The factory's keyword arguments are the preset's options.
     """
 
-    def decorate(factory: Callable[..., Composite]) -> Callable[..., Composite]:
-        if name in _PRESETS and _PRESETS[name] is not factory:
-            raise ValueError(f"a composite preset named {name!r} is already registered")
-        _PRESETS[name] = factory
+    def decorate(factory: _Factory) -> _Factory:
+        entry: Callable[..., Composite] = factory
+        add_entry(_PRESETS, name, entry, lambda existing: existing is factory, "composite preset")
         return factory
 
     return decorate
@@ -40,7 +42,7 @@ def register_composite(name: str) -> Callable[[Callable[..., Composite]], Callab
 
 def unregister_composite(name: str) -> None:
     """Remove the preset ``name`` (``KeyError`` if there is none)."""
-    del _PRESETS[name]
+    remove_entry(_PRESETS, name, "composite preset")
 
 
 def composites() -> list[str]:
@@ -179,15 +181,16 @@ def _epsilon_alpha2_beta1_flat(
 
 @dataclass
 class _LayerwiseComposite(Composite):
-    """LRP-CMP: the lower fraction of convolutions gets gamma, the upper epsilon."""
+    """LRP-CMP: the lower fraction of convolutions gets the rule ``lower``, the upper ``upper``.
+
+    ``first`` applies at the input and ``dense`` on dense layers.
+    """
 
     first: list[tuple[Matcher, Any]] = field(default_factory=list)
     lower_fraction: float = 0.5
-    gamma: float = 0.25
-    conv_epsilon: float = 0.25
-    dense_epsilon: float = 1e-6
-    relative: bool = True
-    signed: bool = True
+    lower: Any = None
+    upper: Any = None
+    dense: Any = None
 
     def bind(self, model: Any) -> Composite:
         n_conv = 0
@@ -195,12 +198,7 @@ class _LayerwiseComposite(Composite):
             n_conv = sum(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
         limit = max(1, round(self.lower_fraction * n_conv)) if n_conv else 1 << 30
         return Composite(
-            [
-                *self.first,
-                (KindIndexBelow(OpKind.CONV, limit), Gamma(gamma=self.gamma, signed=self.signed, relative=self.relative)),
-                (_CONV, Epsilon(self.conv_epsilon, self.relative)),
-                (_DENSE, Epsilon(self.dense_epsilon, self.relative)),
-            ],
+            [*self.first, (KindIndexBelow(OpKind.CONV, limit), self.lower), (_CONV, self.upper), (_DENSE, self.dense)],
             name=self.name,
         )
 
@@ -215,7 +213,7 @@ def _lrp_cmp(
     dense_epsilon: float = 1e-6,
     relative: bool = True,
     signed: bool = True,
-) -> Composite:
+) -> _LayerwiseComposite:
     """LRP-CMP (Kohlbrenner et al., 2020): z^B at the input, gamma on the lower convolutions,
     epsilon on the upper convolutions, LRP-0/epsilon on dense layers.
 
@@ -224,11 +222,9 @@ def _lrp_cmp(
     return _LayerwiseComposite(
         first=_first(False, low, high, relative),
         lower_fraction=lower_fraction,
-        gamma=gamma,
-        conv_epsilon=conv_epsilon,
-        dense_epsilon=dense_epsilon,
-        relative=relative,
-        signed=signed,
+        lower=Gamma(gamma=gamma, signed=signed, relative=relative),
+        upper=Epsilon(conv_epsilon, relative),
+        dense=Epsilon(dense_epsilon, relative),
     )
 
 
@@ -242,12 +238,5 @@ def _lrp_cmp_flat(
     signed: bool = True,
 ) -> Composite:
     """LRP-CMP with the flat rule at the input."""
-    return _LayerwiseComposite(
-        first=_first(True, None, None, relative),
-        lower_fraction=lower_fraction,
-        gamma=gamma,
-        conv_epsilon=conv_epsilon,
-        dense_epsilon=dense_epsilon,
-        relative=relative,
-        signed=signed,
-    )
+    composite = _lrp_cmp(None, None, lower_fraction, gamma, conv_epsilon, dense_epsilon, relative, signed)
+    return replace(composite, first=_first(True, None, None, relative))

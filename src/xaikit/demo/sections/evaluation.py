@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -20,11 +21,32 @@ FLIPPING_METHODS = ("integrated_gradients", "occlusion", "shapley_sampling", "sa
 #: Methods compared under cascading randomization (those registered).
 RANDOMIZATION_METHODS = ("saliency", "gradient_x_input", "integrated_gradients", "guided_backprop")
 
+FLIPPING_INTRO = """\
+Pixels of {n_digits} test digits are set to zero (the background value) two at a time, most \
+relevant first, and the logit of the true class is recorded. A faithful explanation makes \
+it fall faster than removing pixels in random order: a larger area over the perturbation \
+curve (AOPC), a smaller area under it."""
 
-def _runs(context: DemoContext, names: tuple[str, ...], lrp: tuple[MethodRun, ...]) -> list[MethodRun]:
+RANDOMIZATION_INTRO = """\
+The sanity check of Adebayo et al. (2018): the network's layers are re-initialized from the \
+top down, one more at each step, and each explanation of the randomized network is compared \
+with the original one on {n_digits} test digits. An explanation that stays similar does not \
+depend on what the network learned. Maps are compared by magnitude (absolute values), as in \
+the literature: the sign of a z-plus map flips with the sign of the randomized logit. On these \
+8x8 digits with a black background, methods that multiply by the input (gradient x input, \
+integrated gradients) inherit the input's structure in magnitude; Adebayo et al. point out \
+the same effect. The signed comparison is in xaikit.evaluate (similarities='ssim')."""
+
+
+def _runs(
+    context: DemoContext, names: tuple[str, ...], lrp: tuple[MethodRun, ...], desc: str
+) -> Iterator[MethodRun]:
+    """The LRP runs ``lrp``, then the planned runs of the registered ``names``, under a progress bar."""
+    from xaikit.utils import progress
+
     planned, _ = plan_runs(context.digits(), quick=context.quick)
     chosen = {run.method: run for run in planned if run.method in names}
-    return [*lrp, *(chosen[n] for n in names if n in chosen)]
+    return progress([*lrp, *(chosen[n] for n in names if n in chosen)], desc=desc, enabled=context.progress)
 
 
 @register_section("pixel-flipping", FLIPPING_TITLE, order=20, requires=("xaikit.evaluate:pixel_flipping",))
@@ -32,15 +54,13 @@ def pixel_flipping_section(context: DemoContext) -> Section:
     """Remove the most relevant pixels first; faithful heatmaps make the output drop fast."""
     from xaikit import plot
     from xaikit.evaluate import pixel_flipping
-    from xaikit.utils import progress
 
     data = context.digits()
     x, y = context.evaluation_digits()
     curves: dict[str, np.ndarray] = {}
     rows: list[dict[str, Any]] = []
     fractions = None
-    for run in progress(_runs(context, FLIPPING_METHODS, LRP_RUNS[:2]), desc="pixel-flipping",
-                        enabled=context.progress):
+    for run in _runs(context, FLIPPING_METHODS, LRP_RUNS[:2], "pixel-flipping"):
         explanation = run.explain(data.model, x, y)
         result = pixel_flipping(data.model, x, explanation, y, order="morf", step=2, removal="constant",
                                 progress=False)
@@ -54,12 +74,7 @@ def pixel_flipping_section(context: DemoContext) -> Section:
     curves["random"] = baseline.curves
     rows.append({"method": "random", "AOPC (mean)": float(baseline.aopc.mean()),
                  "AOPC (std. error)": float(baseline.aopc.std(ddof=1) / np.sqrt(len(baseline.aopc)))})
-    section = Section(FLIPPING_TITLE).add_text(
-        f"Pixels of {len(y)} test digits are set to zero (the background value) two at a time, most "
-        "relevant first, and the logit of the true class is recorded. A faithful explanation makes "
-        "it fall faster than removing pixels in random order: a larger area over the perturbation "
-        "curve (AOPC), a smaller area under it."
-    )
+    section = Section(FLIPPING_TITLE).add_text(FLIPPING_INTRO.format(n_digits=len(y)))
     axes = plot.pixel_flipping_curves(curves, fractions, ylabel="logit of the true class")
     section.add_figure(axes, "Mean curve per method (band: one standard error).",
                        name="figures/pixel-flipping.png")
@@ -76,7 +91,6 @@ def randomization_section(context: DemoContext) -> Section:
     """Cascading randomization: explanations should change when the weights are destroyed."""
     from xaikit import plot
     from xaikit.evaluate import model_randomization
-    from xaikit.utils import progress
 
     data = context.digits()
     x, y = context.evaluation_digits()
@@ -85,8 +99,7 @@ def randomization_section(context: DemoContext) -> Section:
     ssim: dict[str, np.ndarray] = {}
     spearman: dict[str, np.ndarray] = {}
     layers: list[str] = []
-    for run in progress(_runs(context, RANDOMIZATION_METHODS, lrp), desc="randomization",
-                        enabled=context.progress):
+    for run in _runs(context, RANDOMIZATION_METHODS, lrp, "randomization"):
         result = model_randomization(data.model, x, run.method, y, order="top_down",
                                      similarities=("ssim_abs", "spearman_abs"), seeds=(context.seed,),
                                      method_options=run.options, progress=False)
@@ -95,16 +108,7 @@ def randomization_section(context: DemoContext) -> Section:
         spearman[run.label] = result.scores["spearman_abs"].mean(0).T
     if not ssim:
         raise SkipSection("no method to evaluate")
-    section = Section(RANDOMIZATION_TITLE).add_text(
-        "The sanity check of Adebayo et al. (2018): the network's layers are re-initialized from the "
-        "top down, one more at each step, and each explanation of the randomized network is compared "
-        f"with the original one on {len(y)} test digits. An explanation that stays similar does not "
-        "depend on what the network learned. Maps are compared by magnitude (absolute values), as in "
-        "the literature: the sign of a z-plus map flips with the sign of the randomized logit. On these "
-        "8x8 digits with a black background, methods that multiply by the input (gradient x input, "
-        "integrated gradients) inherit the input's structure in magnitude; Adebayo et al. point out "
-        "the same effect. The signed comparison is in xaikit.evaluate (similarities='ssim')."
-    )
+    section = Section(RANDOMIZATION_TITLE).add_text(RANDOMIZATION_INTRO.format(n_digits=len(y)))
     axes = plot.randomization_curves(ssim, layers, ylabel="SSIM to the original |heatmap|")
     section.add_figure(axes, "Structural similarity of the absolute maps per randomized layer (band: one standard deviation).",
                        name="figures/randomization-ssim.png")
