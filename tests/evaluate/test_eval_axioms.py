@@ -40,7 +40,6 @@ def test_completeness_gap_known_answers() -> None:
     assert np.abs(biased.gap).max() > 1e-3
 
 
-@pytest.mark.skipif("integrated_gradients" not in xaikit.methods(), reason="integrated gradients not registered yet")
 def test_integrated_gradients_is_complete() -> None:
     # fixed inputs: the relative gap divides by f(x) - f(0), which some inputs bring near 0
     x = torch.randn(4, 5, generator=torch.Generator().manual_seed(0))

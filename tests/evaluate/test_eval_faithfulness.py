@@ -156,7 +156,6 @@ def test_exact_shapley_is_sensitive_n_for_n_equal_d() -> None:
     assert result.gap[0].max() > 1e-3  # a nonlinear model is not sensitive-1
 
 
-@pytest.mark.skipif("shapley" not in xaikit.methods(), reason="exact Shapley values not registered yet")
 def test_registered_shapley_is_sensitive_n_for_n_equal_d() -> None:
     torch.manual_seed(0)
     model = xaikit.models.MLP(4, (16, 16), 3).eval()
