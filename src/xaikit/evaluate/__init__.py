@@ -19,7 +19,9 @@ One call runs a chosen set of metrics for several methods:
 Faithfulness
     :func:`pixel_flipping`, :func:`region_perturbation`, :func:`faithfulness_correlation`,
     :func:`sensitivity_n`; removal by :class:`Constant`, :class:`Blur`, :class:`Inpaint`
-    (biharmonic, scikit-image) or :class:`Uniform` noise.
+    (biharmonic, scikit-image), :class:`Uniform` noise or the expectation over a
+    :class:`~xaikit.perturbation.Background` set (:mod:`xaikit.perturbation.removal`, the
+    replacements the perturbation explainers take as ``baseline``).
 Randomization
     :func:`model_randomization` (cascading or independent), :func:`class_sensitivity`
     (random logit), :func:`randomized_models`.
@@ -83,15 +85,6 @@ from xaikit.evaluate.registry import (
     register_metric,
     unregister_metric,
 )
-from xaikit.evaluate.removal import (
-    Blur,
-    Constant,
-    Inpaint,
-    Removal,
-    Uniform,
-    as_removal,
-    gaussian_blur,
-)
 from xaikit.evaluate.runner import DEFAULT_METRICS, EvaluationResult, evaluate
 from xaikit.evaluate.runtime import explanation_rate
 from xaikit.evaluate.similarity import (
@@ -104,6 +97,15 @@ from xaikit.evaluate.similarity import (
     ssim,
 )
 from xaikit.evaluate.specs import MethodSpec, method_specs
+from xaikit.perturbation.removal import (
+    Blur,
+    Constant,
+    Inpaint,
+    Removal,
+    Uniform,
+    as_removal,
+    gaussian_blur,
+)
 
 __all__ = [
     "DEFAULT_METRICS",

@@ -10,8 +10,10 @@
 - :func:`sensitivity_n` (Ancona et al., 2018): for subsets of ``n`` features, how well
   the summed relevance matches the output drop.
 
-All run batched on the model's device; removal by a constant, a blurred copy,
-inpainting or noise (:mod:`xaikit.evaluate.removal`).
+All run batched on the model's device, through the masking engine of the perturbation
+explainers (:class:`xaikit.perturbation.masking.MaskedForward`); removal by a constant,
+a blurred copy, inpainting, noise or the expectation over a background set
+(:mod:`xaikit.perturbation.removal`).
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from xaikit.evaluate._common import (
     target_of,
     to_numpy,
 )
-from xaikit.evaluate._perturb import Perturber
 from xaikit.evaluate.correlation import pearson_rows
-from xaikit.evaluate.features import as_groups, group_sums
-from xaikit.evaluate.removal import as_removal
+from xaikit.evaluate.features import as_groups, group_mask, group_sums
+from xaikit.perturbation.masking import MaskedForward
+from xaikit.perturbation.removal import as_removal
 from xaikit.utils.options import accepts_old_names
 from xaikit.utils.random import as_generator
 
@@ -220,14 +222,14 @@ def pixel_flipping(
         limit = min(n_groups, int(np.ceil(max_fraction * n_groups - 1e-9)))
         last = -(-limit // step)
         counts = torch.clamp(torch.arange(last + 1, device=xs.device) * step, max=limit)
-        perturber = Perturber(model, xs, rt, labels, as_removal(removal), generator, batch_size)
-
-        def masks(points: Tensor) -> Tensor:
-            return rank.unsqueeze(0) < counts[points].view(-1, 1, 1)
-
-        values = perturber.values(
-            len(counts), masks, desc=f"pixel-flipping ({order})", progress=progress
+        engine = MaskedForward(
+            model, xs, as_removal(removal), rt, batch_size, generator=generator, progress=progress
         )
+
+        def removed_at(points: Tensor) -> Tensor:
+            return group_mask((rank.unsqueeze(0) < counts[points].view(-1, 1, 1)).flatten(0, 1), labels)
+
+        values = engine.copies(len(counts), removed_at, desc=f"pixel-flipping ({order})")
     removed = counts.cpu().numpy()
     return FlippingResult(
         order=order,
@@ -328,14 +330,16 @@ def _subset_drops(
         rt = resolve_target(model, xs, target_of(attribution, target), batch_size)
         relevance = group_sums(as_attribution(attribution, xs), labels, n_groups)
         base = explained_value(model, xs, rt, batch_size)
-        perturber = Perturber(model, xs, rt, labels, as_removal(removal), generator, batch_size)
+        engine = MaskedForward(
+            model, xs, as_removal(removal), rt, batch_size, generator=generator, progress=progress
+        )
         for size in sizes:
             selected = _random_subsets(n_subsets, len(xs), n_groups, size, generator).to(xs.device)
 
-            def masks(points: Tensor, selected: Tensor = selected) -> Tensor:
-                return selected[points]
+            def removed_at(points: Tensor, selected: Tensor = selected) -> Tensor:
+                return group_mask(selected[points].flatten(0, 1), labels)
 
-            values = perturber.values(n_subsets, masks, desc=f"{desc} (n={size})", progress=progress)
+            values = engine.copies(n_subsets, removed_at, desc=f"{desc} (n={size})")
             sums = (selected.to(relevance.dtype) * relevance.unsqueeze(0)).sum(-1)
             drops = base.unsqueeze(0) - values
             results.append(SubsetResult(relevance_sums=to_numpy(sums.T), output_drops=to_numpy(drops.T)))

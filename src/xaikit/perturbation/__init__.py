@@ -8,9 +8,12 @@ Registered methods (use with :func:`xaikit.explain`):
 - ``"kernel_shap"``: KernelSHAP, Shapley-kernel weighted regression on coalitions;
 - ``"lime"``: kernel-weighted ridge surrogate on feature groups.
 
-All take a ``baseline`` (:class:`Background` for a reference data set) and, except the
+All take a ``baseline`` (:class:`Background` for a reference data set, or any
+:class:`Removal`: :class:`Constant`, :class:`Blur`, :class:`Inpaint`, :class:`Uniform`,
+the replacements the evaluation metrics take as ``removal``) and, except the
 sliding-window occlusion, feature ``groups`` (:class:`Patches`, :class:`Superpixels`,
-:class:`ColumnGroups`, an integer mask). :func:`activation_maximization` synthesizes the
+:class:`ColumnGroups`, an integer mask). All evaluate their perturbed inputs with one
+masking engine, :class:`xaikit.perturbation.masking.MaskedForward`. :func:`activation_maximization` synthesizes the
 input a model output responds to most, optionally under a data prior
 (:class:`GaussianPrior`, :class:`GaussianMixturePrior`).
 
@@ -33,22 +36,28 @@ from xaikit.perturbation.lime import Lime
 from xaikit.perturbation.maximization import MaximizationResult, activation_maximization
 from xaikit.perturbation.occlusion import Occlusion
 from xaikit.perturbation.priors import GaussianMixturePrior, GaussianPrior
+from xaikit.perturbation.removal import Blur, Constant, Inpaint, Removal, Uniform
 from xaikit.perturbation.shapley import ShapleySampling, ShapleyValues, exact_shapley
 
 __all__ = [
     "Background",
+    "Blur",
     "ColumnGroups",
+    "Constant",
     "FeatureGroups",
     "GaussianMixturePrior",
     "GaussianPrior",
+    "Inpaint",
     "KernelShap",
     "Lime",
     "MaximizationResult",
     "Occlusion",
     "Patches",
+    "Removal",
     "ShapleySampling",
     "ShapleyValues",
     "Superpixels",
+    "Uniform",
     "activation_maximization",
     "exact_shapley",
     "patch_labels",

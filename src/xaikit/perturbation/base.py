@@ -22,12 +22,12 @@ from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.forward import auto_batch_size, forward
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.perturbation.baseline import BaselineLike, resolve_baseline
-from xaikit.perturbation.game import PerturbationGame, coalition_masks
 from xaikit.perturbation.groups import FeatureGroups, GroupsLike, resolve_groups
+from xaikit.perturbation.masking import MaskedForward, RemovedMask
 from xaikit.utils.options import check_batch_size
 from xaikit.utils.random import as_numpy_rng
 
-__all__ = ["CoalitionExplainer", "setup_game"]
+__all__ = ["CoalitionExplainer", "removed_by_coalitions", "setup_game"]
 
 PlanT = TypeVar("PlanT")
 
@@ -44,24 +44,56 @@ def setup_game(
     batch_size: int | None,
     progress: bool | None,
     desc: str,
-) -> tuple[PerturbationGame, ResolvedTarget, Tensor]:
-    """Evaluate the unperturbed batch, resolve the target, and build the game.
+) -> tuple[MaskedForward, ResolvedTarget, Tensor]:
+    """Evaluate the unperturbed batch, resolve the target, and build the masking engine.
 
     Returns
     -------
-    game : PerturbationGame
-        Evaluates perturbed copies of the inputs.
+    game : MaskedForward
+        Evaluates copies of the inputs with removed elements replaced by the baseline.
     resolved : ResolvedTarget
         The target bound to the model output on the inputs.
     value : torch.Tensor
         ``(N,)`` the explained value ``f(x)`` of each sample.
     """
-    reference = resolve_baseline(baseline, inputs)
+    removal = resolve_baseline(baseline, inputs)
     output = forward(model, inputs, batch_size or auto_batch_size(model, inputs))
     resolved = target.resolve(output.detach())
     value = resolved.select(output).detach()
-    game = PerturbationGame(model, inputs, reference, resolved, batch_size, progress, desc)
+    game = MaskedForward(model, inputs, removal, resolved, batch_size, progress=progress, desc=desc)
     return game, resolved, value
+
+
+def removed_by_coalitions(
+    coalitions: Tensor, groups: FeatureGroups, sample_ids: Tensor, row_index: Tensor | None = None
+) -> RemovedMask:
+    """A :data:`~xaikit.perturbation.masking.RemovedMask` removing the groups left out of each row's coalition.
+
+    Parameters
+    ----------
+    coalitions : torch.Tensor
+        ``(U, G)`` bool, the groups kept in each coalition (padded to the largest group count).
+    groups : FeatureGroups
+        The groups of the batch.
+    sample_ids : torch.Tensor
+        ``(R,)`` the sample of each row.
+    row_index : torch.Tensor, optional
+        ``(R,)`` the coalition of each row (so that samples can share coalitions);
+        row ``r`` uses coalition ``r`` when omitted.
+
+    Returns
+    -------
+    RemovedMask
+        ``(B, F)`` masks of the removed elements of a chunk of rows.
+    """
+    labels = groups.labels
+    left_out = ~coalitions.to(labels.device)
+
+    def removed(rows: slice) -> Tensor:
+        chosen = left_out[rows] if row_index is None else left_out[row_index[rows].to(labels.device)]
+        return torch.gather(chosen, 1, labels[sample_ids[rows].to(labels.device)])
+
+    return removed
 
 
 class CoalitionExplainer(Explainer, Generic[PlanT]):
@@ -183,7 +215,7 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
             "group_names": groups.names,
             "model_output": value,
             "baseline_output": torch.from_numpy(result.empty).to(device=inputs.device, dtype=value.dtype),
-            "evaluations": torch.from_numpy(result.evaluations * game.reference.rows),
+            "evaluations": torch.from_numpy(result.evaluations * game.rows),
         }
         for key, items in result.extras.items():
             out[key] = _stack(items, inputs.device)
@@ -204,7 +236,7 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
         return _Plan(coalitions, state, rows, inverse)
 
     def _play(
-        self, game: PerturbationGame, groups: FeatureGroups, pending: list[tuple[int, _Plan[PlanT]]], result: _Results
+        self, game: MaskedForward, groups: FeatureGroups, pending: list[tuple[int, _Plan[PlanT]]], result: _Results
     ) -> None:
         """Evaluate the rows of the ``pending`` samples together and solve them plan by plan."""
         plans: dict[int, _Plan[PlanT]] = {}
@@ -218,8 +250,8 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
         ids = np.concatenate([np.full(len(plan.rows), n, dtype=np.int64) for n, plan in pending])
         index = np.concatenate([offsets[id(plan)] + np.arange(len(plan.rows)) for _, plan in pending])
         sample_ids = torch.from_numpy(ids)
-        values = game.values(sample_ids, coalition_masks(coalitions, groups, sample_ids, torch.from_numpy(index)))
-        flat = values.numpy()
+        removed = removed_by_coalitions(coalitions, groups, sample_ids, torch.from_numpy(index))
+        flat = game.values(sample_ids, removed).to("cpu", torch.float64).numpy()
         by_plan: dict[int, list[tuple[int, np.ndarray]]] = {}
         start = 0
         for n, plan in pending:

@@ -1,6 +1,8 @@
-"""What replaces a feature that is "removed": a baseline value or a background set.
+"""What replaces a feature that is "removed" by an explainer: the ``baseline`` option.
 
-Every perturbation method removes features by replacing them with a reference:
+Every perturbation method removes features by replacing them; its ``baseline`` option is
+resolved by :func:`resolve_baseline` into a :class:`~xaikit.perturbation.removal.Removal`
+(the one replacement API of explainers and metrics, :mod:`xaikit.perturbation.removal`):
 
 - ``None``: zeros;
 - a number: that constant everywhere;
@@ -12,7 +14,10 @@ Every perturbation method removes features by replacing them with a reference:
   output* over the background rows, ``E_b[f(x_S, b_rest)]`` (the interventional
   expectation of SHAP, as in ``shap``'s ``Independent`` masker and ``KernelExplainer``);
   it costs ``M`` model evaluations per perturbation. With ``mode="mean"`` the removed
-  features are replaced by the background *mean* (one evaluation per perturbation).
+  features are replaced by the background *mean* (one evaluation per perturbation);
+- any other :class:`~xaikit.perturbation.removal.Removal`, such as
+  :class:`~xaikit.perturbation.removal.Blur` (random values come from a generator
+  seeded with 0, so results are deterministic).
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from xaikit.perturbation.removal import Reference, Removal
+
 __all__ = ["Background", "BaselineLike", "Reference", "resolve_baseline"]
 
 BackgroundMode = Literal["expectation", "mean"]
 
 
 @dataclass(frozen=True, eq=False)
-class Background:
+class Background(Removal):
     """A background (reference) data set whose features replace the removed ones.
 
     Parameters
@@ -66,36 +73,44 @@ class Background:
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
-
-BaselineLike = Background | Tensor | np.ndarray | float | int | None
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A baseline resolved against a batch of inputs.
-
-    Attributes
-    ----------
-    values : torch.Tensor
-        ``(1, ...)`` shared baseline, ``(N, ...)`` one per sample, or ``(M, ...)``
-        background rows when :attr:`expectation` is true.
-    expectation : bool
-        Whether model outputs are averaged over the rows of :attr:`values`.
-    """
-
-    values: Tensor
-    expectation: bool = False
+    @property
+    def expectation(self) -> bool:
+        """Whether outputs are averaged over the rows (``mode="expectation"``)."""
+        return self.mode == "expectation"
 
     @property
     def rows(self) -> int:
-        """Model evaluations per perturbed input (``M`` for an expectation, else 1)."""
-        return int(self.values.shape[0]) if self.expectation else 1
+        """Model evaluations per perturbed input: ``M`` for an expectation, else 1."""
+        return len(self) if self.expectation else 1
 
-    def for_samples(self, ids: Tensor) -> Tensor:
-        """Per-sample baselines ``(B, ...)`` for the samples ``ids`` (not for expectations)."""
-        if self.values.shape[0] == 1:
-            return self.values.expand(len(ids), *self.values.shape[1:])
-        return self.values[ids]
+    def fill(self, x: Tensor, mask: Tensor, generator: torch.Generator) -> Tensor:
+        """The background rows ``(M, ...)`` (an expectation), or their mean broadcast to ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The inputs ``(N, ...)``; the rows are taken to their device and dtype.
+        mask, generator
+            Unused (the replacement depends on neither).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(M, ...)`` rows, or the mean row expanded to ``x``'s shape.
+        """
+        data = _as_tensor(self.data, x, "Background data")
+        sample = tuple(x.shape[1:])
+        if tuple(data.shape[1:]) != sample:
+            raise ValueError(
+                f"Background rows have shape {tuple(data.shape[1:])} but the inputs' samples have "
+                f"shape {sample}; pass background data of shape (M, {', '.join(map(str, sample))})"
+            )
+        if self.expectation:
+            return data
+        return data.mean(0, keepdim=True).expand(x.shape)
+
+
+BaselineLike = Removal | Tensor | np.ndarray | float | int | None
 
 
 def _as_tensor(value: Tensor | np.ndarray, like: Tensor, what: str) -> Tensor:
@@ -108,20 +123,22 @@ def _as_tensor(value: Tensor | np.ndarray, like: Tensor, what: str) -> Tensor:
     return tensor
 
 
-def resolve_baseline(baseline: BaselineLike, inputs: Tensor) -> Reference:
+def resolve_baseline(baseline: BaselineLike, inputs: Tensor) -> Removal:
     """Resolve a user's ``baseline`` option against the batch ``inputs``.
 
     Parameters
     ----------
-    baseline : None, float, tensor, array or Background
+    baseline : None, float, tensor, array, Background or Removal
         See the module documentation.
     inputs : torch.Tensor
         The explained batch ``(N, ...)``.
 
     Returns
     -------
-    Reference
-        The reference values on the inputs' device and dtype.
+    Removal
+        A :class:`~xaikit.perturbation.removal.Reference` with the values on the inputs'
+        device and dtype for ``None``, a number, a tensor or a :class:`Background`; any
+        other removal as it is.
 
     Raises
     ------
@@ -138,15 +155,11 @@ def resolve_baseline(baseline: BaselineLike, inputs: Tensor) -> Reference:
             raise ValueError(f"baseline must be finite, got {baseline}")
         return Reference(torch.full((1, *sample), float(baseline), dtype=inputs.dtype, device=inputs.device))
     if isinstance(baseline, Background):
-        data = _as_tensor(baseline.data, inputs, "Background data")
-        if tuple(data.shape[1:]) != sample:
-            raise ValueError(
-                f"Background rows have shape {tuple(data.shape[1:])} but the inputs' samples have "
-                f"shape {sample}; pass background data of shape (M, {', '.join(map(str, sample))})"
-            )
-        if baseline.mode == "mean":
-            return Reference(data.mean(0, keepdim=True))
-        return Reference(data, expectation=True)
+        reference = baseline.prepare(inputs)
+        assert reference is not None
+        return reference
+    if isinstance(baseline, Removal):
+        return baseline
     if isinstance(baseline, Tensor | np.ndarray):
         tensor = _as_tensor(baseline, inputs, "baseline")
         if tensor.ndim == inputs.ndim and tensor.shape[0] in (1, n) and tuple(tensor.shape[1:]) == sample:
@@ -162,5 +175,5 @@ def resolve_baseline(baseline: BaselineLike, inputs: Tensor) -> Reference:
         return Reference(shared[None].contiguous())
     raise TypeError(
         f"cannot use a {type(baseline).__name__} as baseline; pass None (zeros), a number, a "
-        "tensor, or xaikit.perturbation.Background(data)"
+        "tensor, xaikit.perturbation.Background(data) or a removal such as xaikit.perturbation.Blur()"
     )

@@ -22,8 +22,8 @@ from xaikit.core.registry import register_method
 from xaikit.core.targets import Target
 from xaikit.perturbation.base import setup_game
 from xaikit.perturbation.baseline import BaselineLike
-from xaikit.perturbation.game import PerturbationGame
 from xaikit.perturbation.groups import GroupsLike, resolve_groups
+from xaikit.perturbation.masking import MaskedForward
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.options import check_batch_size
 
@@ -156,9 +156,10 @@ class Occlusion(Explainer):
     stride : int or tuple of int, optional
         Step between windows, same forms as ``patch``; the patch size by default
         (non-overlapping patches). Must not exceed the patch.
-    baseline : None, float, tensor or Background
+    baseline : None, float, tensor, Background or Removal
         Replacement values: zeros by default, a constant, a tensor (sample or batch
-        shape), or ``Background(data)`` (see :mod:`xaikit.perturbation.baseline`).
+        shape), ``Background(data)``, or a removal such as ``Blur()`` (see
+        :mod:`xaikit.perturbation.baseline`).
     groups : None, integer mask, mapping or callable
         Occlude these feature groups one at a time instead of sliding patches (each
         element gets the drop of its group); cannot be combined with ``patch``.
@@ -209,8 +210,8 @@ class Occlusion(Explainer):
         n = inputs.shape[0]
         device = inputs.device
         all_ids = torch.arange(n, device=device)
-        removed = torch.zeros((n, *[1] * (inputs.ndim - 1)), dtype=torch.bool, device=device)
-        empty = game.values(all_ids, lambda rows: removed[rows]).to(device=device, dtype=value.dtype)
+        everything = torch.ones((n, *[1] * (inputs.ndim - 1)), dtype=torch.bool, device=device)
+        empty = game.values(all_ids, lambda rows: everything[rows]).to(device=device, dtype=value.dtype)
         extras: dict[str, object] = {"model_output": value, "baseline_output": empty}
         if self.groups is not None:
             attribution, per_sample = self._groups(game, inputs, value)
@@ -221,14 +222,14 @@ class Occlusion(Explainer):
         row_wise = set(extras) - {"coverage"}  # coverage is the batch's, shaped like one input
         return Attribution(attribution.to(inputs.dtype), value - empty, resolved, extras, empty, row_wise)
 
-    def _patches(self, game: PerturbationGame, inputs: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _patches(self, game: MaskedForward, inputs: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         n, shape = inputs.shape[0], tuple(inputs.shape[1:])
         grid = PatchGrid.build(shape, 1 if self.patch is None else self.patch, self.stride)
         device = inputs.device
         total = grid.size
         sample_ids = torch.arange(n, device=device).repeat_interleave(total)
         patch_ids = torch.arange(total, device=device).repeat(n)
-        values = game.values(sample_ids, lambda rows: ~grid.inside(patch_ids[rows]))
+        values = game.values(sample_ids, lambda rows: grid.inside(patch_ids[rows])).to("cpu", torch.float64)
         drops = value.cpu().double()[sample_ids.cpu()] - values
         precise = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         summed = torch.zeros((n, *grid.mask_shape), dtype=precise, device=device)
@@ -240,7 +241,7 @@ class Occlusion(Explainer):
         attribution = (summed / coverage).expand(n, *shape)
         return attribution, torch.full((n,), total, device=device), coverage.expand(shape)
 
-    def _groups(self, game: PerturbationGame, inputs: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+    def _groups(self, game: MaskedForward, inputs: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
         groups = resolve_groups(self.groups, inputs)
         device = inputs.device
         counts = torch.tensor(groups.counts, device=device)
@@ -249,10 +250,10 @@ class Occlusion(Explainer):
         group_ids = torch.arange(len(sample_ids), device=device) - offsets[sample_ids]
         labels = groups.labels.to(device)
 
-        def keep(rows: slice) -> Tensor:
-            return labels[sample_ids[rows]] != group_ids[rows, None]
+        def removed(rows: slice) -> Tensor:
+            return labels[sample_ids[rows]] == group_ids[rows, None]
 
-        values = game.values(sample_ids, keep)
+        values = game.values(sample_ids, removed).to("cpu", torch.float64)
         drops = torch.zeros((len(counts), groups.max_count), dtype=torch.float64)
         drops[sample_ids.cpu(), group_ids.cpu()] = value.cpu().double()[sample_ids.cpu()] - values
         attribution = drops.gather(1, labels.cpu()).reshape(inputs.shape).to(device=device, dtype=inputs.dtype)

@@ -182,7 +182,7 @@ class Reference(Removal):
     """
 
     values: Tensor
-    expectation: bool = False  # type: ignore[assignment]
+    expectation: bool = False
 
     @property
     def rows(self) -> int:

@@ -83,7 +83,7 @@ class ShapleyValues(CoalitionExplainer[None]):
     groups : None, integer mask, mapping or callable
         The players (see :mod:`xaikit.perturbation.groups`); each input element by default.
         At most 20 groups per sample.
-    baseline : None, float, tensor or Background
+    baseline : None, float, tensor, Background or Removal
         What replaces removed groups (see :mod:`xaikit.perturbation.baseline`); zeros by
         default. With ``Background(data)`` values are expectations over the rows.
     group_attribution : {"divide", "repeat"}
