@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xaikit.utils.registry import add_entry, remove_entry
+from xaikit.utils.registry import Registry
 
 if TYPE_CHECKING:
     from xaikit.demo.context import DemoContext
@@ -61,7 +61,7 @@ class DemoSection:
         return absent
 
 
-_SECTIONS: dict[str, DemoSection] = {}
+_SECTIONS: Registry[DemoSection] = Registry("demo section")
 
 
 def register_section(
@@ -88,20 +88,17 @@ def register_section(
     ...     return Section("Hello").add_text("hi")
     """
 
-    def decorate(build: Builder) -> Builder:
-        section = DemoSection(name, title, build, order, tuple(requires))
-        add_entry(_SECTIONS, name, section, lambda existing: existing.build is build, "demo section")
-        return build
-
-    return decorate
+    return _SECTIONS.decorator(
+        name, lambda build: DemoSection(name, title, build, order, tuple(requires)), lambda section: section.build
+    )
 
 
 def unregister_section(name: str) -> None:
     """Remove the demo section ``name`` (``KeyError`` if it is not registered)."""
-    remove_entry(_SECTIONS, name, "demo section")
+    _SECTIONS.remove(name)
 
 
 def available_sections() -> list[DemoSection]:
     """All registered sections in report order (the built-in ones are loaded first)."""
     importlib.import_module("xaikit.demo.sections")
-    return sorted(_SECTIONS.values(), key=lambda s: (s.order, s.name))
+    return sorted(map(_SECTIONS.get, _SECTIONS), key=lambda s: (s.order, s.name))

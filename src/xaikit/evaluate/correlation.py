@@ -109,7 +109,7 @@ def rank_rows(x: Tensor | np.ndarray) -> Tensor:
     Parameters
     ----------
     x : torch.Tensor or numpy.ndarray
-        ``(N, d)`` values.
+        ``(N, d)`` values, ranked along ``d``.
 
     Returns
     -------

@@ -26,7 +26,7 @@ from xaikit.core.base import Model
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.evaluate._common import as_fixed_target
 from xaikit.evaluate.specs import MethodSpec
-from xaikit.utils.registry import add_entry, remove_entry
+from xaikit.utils.registry import Registry
 
 #: Parameters a metric's functions receive from the :class:`Context`, not from options.
 CONTEXT_PARAMETERS = frozenset(
@@ -93,7 +93,7 @@ class MetricEntry:
         return out
 
 
-_METRICS: dict[str, MetricEntry] = {}
+_METRICS: Registry[MetricEntry] = Registry("metric")
 
 
 def _option_names(options: Iterable[str | Callable[..., Any]] | None) -> tuple[str, ...] | None:
@@ -125,37 +125,33 @@ def register_metric(
         ``None`` accepts any option. Default: none.
     """
 
-    def decorate(metric: Metric) -> Metric:
-        entry = MetricEntry(name, metric, _option_names(options))
-        add_entry(_METRICS, name, entry, lambda existing: existing.run is metric, "metric")
-        return metric
-
-    return decorate
+    return _METRICS.decorator(
+        name, lambda metric: MetricEntry(name, metric, _option_names(options)), lambda entry: entry.run
+    )
 
 
 def unregister_metric(name: str) -> None:
     """Remove the metric ``name`` (``KeyError`` if it is not registered)."""
-    remove_entry(_METRICS, name, "metric")
+    _METRICS.remove(name)
 
 
 def metric_names() -> list[str]:
     """Names of the registered metrics, in registration order."""
-    return list(_METRICS)
+    return _METRICS.names()
 
 
 def get_metric(name: str) -> MetricEntry:
     """The registered metric ``name``; ``ValueError`` listing the metrics otherwise."""
-    try:
-        return _METRICS[name]
-    except KeyError:
-        raise ValueError(f"unknown metric {name!r}; available: {', '.join(_METRICS)}") from None
+    return _METRICS.get(name)
 
 
 class _MetricView(Mapping[str, Metric]):
     """The registered metric functions by name (a live, read-only view)."""
 
     def __getitem__(self, key: str) -> Metric:
-        return _METRICS[key].run
+        if key not in _METRICS:
+            raise KeyError(key)
+        return _METRICS.get(key).run
 
     def __iter__(self) -> Iterator[str]:
         return iter(_METRICS)
@@ -164,7 +160,7 @@ class _MetricView(Mapping[str, Metric]):
         return len(_METRICS)
 
     def __repr__(self) -> str:
-        return f"METRICS({list(_METRICS)})"
+        return f"METRICS({_METRICS.names()})"
 
 
 #: The registered metric functions by name (a live view, for reading).

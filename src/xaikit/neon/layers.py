@@ -10,6 +10,7 @@ All parameters are buffers (nothing is trained) stored in float64 by default.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -109,7 +110,33 @@ class DifferenceLayer(nn.Module):
         return f"in_features={self.weight.shape[1]}, shape={self.shape}"
 
 
-class SquaredDistanceLayer(nn.Module):
+class _SupportLayer(nn.Module):
+    """Compares each point with the support points ``u_k``: ``(N, d) -> (N, K)``.
+
+    A subclass names its scalar parameter in :attr:`parameter` (stored as that attribute)
+    and the explainable function of ``(x, support, value)`` in :meth:`compare`.
+    """
+
+    support: Tensor
+    parameter: ClassVar[str]
+
+    def __init__(self, support: Tensor, value: float) -> None:
+        super().__init__()
+        self.register_buffer("support", support)
+        setattr(self, self.parameter, float(value))
+
+    def compare(self, x: Tensor, value: float) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(N, d) -> (N, K)``."""
+        return self.compare(x, getattr(self, self.parameter))
+
+    def extra_repr(self) -> str:
+        return f"support={tuple(self.support.shape)}, {self.parameter}={getattr(self, self.parameter):g}"
+
+
+class SquaredDistanceLayer(_SupportLayer):
     """``h_k = ||x - u_k||^2`` with the distance rule ``R_i = sum_k (x_i - u_ik)^2 / (eps + h_k) R_k``.
 
     Parameters
@@ -120,24 +147,19 @@ class SquaredDistanceLayer(nn.Module):
         Stabilizer; the share ``eps / (eps + h_k)`` of ``R_k`` is dissipated.
     """
 
-    support: Tensor
+    parameter = "eps"
+    eps: float
 
     def __init__(self, support: Tensor, eps: float = 1e-9) -> None:
-        super().__init__()
         if eps < 0:
             raise ValueError(f"eps must be >= 0, got {eps}")
-        self.register_buffer("support", support)
-        self.eps = float(eps)
+        super().__init__(support, eps)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """``(N, d) -> (N, K)``."""
-        return squared_distances(x, self.support, self.eps)
-
-    def extra_repr(self) -> str:
-        return f"support={tuple(self.support.shape)}, eps={self.eps:g}"
+    def compare(self, x: Tensor, value: float) -> Tensor:
+        return squared_distances(x, self.support, value)
 
 
-class GaussianKernelLayer(nn.Module):
+class GaussianKernelLayer(_SupportLayer):
     """``h_k = exp(-gamma ||x - u_k||^2)`` with uniform redistribution over the features.
 
     Parameters
@@ -148,19 +170,11 @@ class GaussianKernelLayer(nn.Module):
         Kernel parameter.
     """
 
-    support: Tensor
+    parameter = "gamma"
+    gamma: float
 
-    def __init__(self, support: Tensor, gamma: float) -> None:
-        super().__init__()
-        self.register_buffer("support", support)
-        self.gamma = float(gamma)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``(N, d) -> (N, K)``."""
-        return gaussian_kernels(x, self.support, self.gamma)
-
-    def extra_repr(self) -> str:
-        return f"support={tuple(self.support.shape)}, gamma={self.gamma:g}"
+    def compare(self, x: Tensor, value: float) -> Tensor:
+        return gaussian_kernels(x, self.support, value)
 
 
 class SoftPool(nn.Module):

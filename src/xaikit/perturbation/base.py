@@ -11,8 +11,8 @@ and spreads group values over the input elements.
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -27,13 +27,9 @@ from xaikit.perturbation.masking import MaskedForward, RemovedMask
 from xaikit.utils.options import check_batch_size
 from xaikit.utils.random import as_numpy_rng
 
-__all__ = ["CoalitionExplainer", "removed_by_coalitions", "setup_game"]
+__all__ = ["CoalitionExplainer", "SampledCoalitionExplainer", "removed_by_coalitions", "setup_game"]
 
 PlanT = TypeVar("PlanT")
-
-
-
-
 
 
 def setup_game(
@@ -96,42 +92,35 @@ def removed_by_coalitions(
     return removed
 
 
+@dataclass(eq=False, repr=False)
 class CoalitionExplainer(Explainer, Generic[PlanT]):
     """Base of the explainers that play a cooperative game over feature groups.
 
-    Subclasses store the options ``groups``, ``baseline``, ``group_attribution``,
-    ``batch_size`` and ``progress`` with :meth:`_set_game_options` (and ``seed`` if they
-    sample) and implement :meth:`plan` and :meth:`solve`. Samples with the same number
-    of groups share one plan when it is deterministic (an integer seed, or no
-    randomness), so that the solve runs once for all of them.
+    A dataclass: the options every coalition explainer takes are keyword-only fields
+    declared here once (``groups``, ``baseline``, ``group_attribution``, ``batch_size``,
+    ``progress``); a subclass declares its own options as fields, checks them in
+    ``__post_init__`` (after calling this one) and implements :meth:`plan` and
+    :meth:`solve`. Samples with the same number of groups share one plan when it is
+    deterministic (an integer seed, or no randomness), so that the solve runs once for
+    all of them.
     """
 
-    groups: GroupsLike
-    baseline: BaselineLike
-    group_attribution: str
-    batch_size: int | None
-    progress: bool | None
-    seed: int | np.random.Generator | None = None
+    groups: GroupsLike = field(default=None, kw_only=True)
+    baseline: BaselineLike = field(default=None, kw_only=True)
+    group_attribution: str = field(default="divide", kw_only=True)
+    batch_size: int | None = field(default=None, kw_only=True)
+    progress: bool | None = field(default=None, kw_only=True)
     #: Evaluate repeated coalitions of a plan once (for methods that sample with replacement).
-    deduplicate: bool = False
+    deduplicate: ClassVar[bool] = False
     #: Whether :meth:`plan` draws random numbers.
-    random_plan: bool = True
+    random_plan: ClassVar[bool] = False
 
-    def _set_game_options(
-        self,
-        groups: GroupsLike,
-        baseline: BaselineLike,
-        group_attribution: str,
-        batch_size: int | None,
-        progress: bool | None,
-    ) -> None:
-        """Store the options every coalition explainer takes, then check them."""
-        self.groups = groups
-        self.baseline = baseline
-        self.group_attribution = group_attribution
-        self.batch_size = batch_size
-        self.progress = progress
+    def __post_init__(self) -> None:
         self._check_common()
+
+    def _seed(self) -> int | np.random.Generator | None:
+        """Randomness of :meth:`plan` (none for a deterministic plan)."""
+        return None
 
     def _check_common(self) -> None:
         check_batch_size(self.batch_size)
@@ -184,8 +173,9 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
         self.check_groups(groups)
         # an integer seed restarts the stream for every sample: a sample's result does
         # not depend on the rest of the batch, and equal group counts share one plan
-        reuse = not self.random_plan or isinstance(self.seed, int | np.integer)
-        shared = as_numpy_rng(self.seed)
+        seed = self._seed()
+        reuse = not self.random_plan or isinstance(seed, int | np.integer)
+        shared = as_numpy_rng(seed)
         cache: dict[int, _Plan[PlanT]] = {}
         result = _Results(len(groups.counts), groups.max_count)
         pending: list[tuple[int, _Plan[PlanT]]] = []
@@ -193,7 +183,7 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
         for n, count in enumerate(groups.counts):
             plan = cache.get(count) if reuse else None
             if plan is None:
-                rng = as_numpy_rng(self.seed) if reuse else shared
+                rng = as_numpy_rng(seed) if reuse else shared
                 plan = self._make_plan(count, groups.max_count, rng)
                 if reuse:
                     cache[count] = plan
@@ -270,6 +260,22 @@ class CoalitionExplainer(Explainer, Generic[PlanT]):
                 store = result.extras.setdefault(name, [None] * len(result.empty))
                 for row, n in enumerate(samples):
                     store[n] = item[row]
+
+
+@dataclass(eq=False, repr=False)
+class SampledCoalitionExplainer(CoalitionExplainer[PlanT]):
+    """A coalition explainer whose plan is random: adds the keyword-only ``seed``.
+
+    An int seed makes results deterministic and seeds every sample's draws alike, so a
+    sample's result does not depend on the rest of the batch; a Generator is drawn from
+    in turn; ``None`` takes fresh entropy.
+    """
+
+    seed: int | np.random.Generator | None = field(default=0, kw_only=True)
+    random_plan: ClassVar[bool] = True
+
+    def _seed(self) -> int | np.random.Generator | None:
+        return self.seed
 
 
 #: Rows (perturbed inputs) planned before evaluating them; bounds the bookkeeping memory.

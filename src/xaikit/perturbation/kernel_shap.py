@@ -35,10 +35,8 @@ from math import comb
 import numpy as np
 
 from xaikit.core.registry import register_method
-from xaikit.perturbation.base import CoalitionExplainer
-from xaikit.perturbation.baseline import BaselineLike
+from xaikit.perturbation.base import SampledCoalitionExplainer
 from xaikit.perturbation.fit import weighted_r2
-from xaikit.perturbation.groups import GroupsLike
 from xaikit.utils.options import check_positive_int
 
 __all__ = ["KernelShap", "kernel_weights", "sample_coalitions", "solve_constrained"]
@@ -251,7 +249,8 @@ def _lasso_support(
 
 
 @register_method("kernel_shap", aliases=("kernelshap", "kernel_shapley"))
-class KernelShap(CoalitionExplainer[CoalitionSample]):
+@dataclass(eq=False, repr=False)
+class KernelShap(SampledCoalitionExplainer[CoalitionSample]):
     """KernelSHAP: Shapley values by a Shapley-kernel weighted regression on coalitions.
 
     See :mod:`xaikit.perturbation.kernel_shap` for the sampling scheme. The attribution
@@ -281,23 +280,14 @@ class KernelShap(CoalitionExplainer[CoalitionSample]):
     enumerated sizes; ``extras["r2"]``: weighted R² of the fit.
     """
 
-    def __init__(
-        self,
-        samples: int | None = None,
-        l1: float | None = None,
-        seed: int | np.random.Generator | None = 0,
-        groups: GroupsLike = None,
-        baseline: BaselineLike = None,
-        group_attribution: str = "divide",
-        batch_size: int | None = None,
-        progress: bool | None = None,
-    ) -> None:
-        self.samples = None if samples is None else check_positive_int(samples, "samples")
-        if l1 is not None and not (isinstance(l1, int | float) and l1 > 0):
-            raise ValueError(f"l1 must be a positive number or None (no penalty), got {l1!r}")
-        self.l1 = l1
-        self.seed = seed
-        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
+    samples: int | None = None
+    l1: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.samples = None if self.samples is None else check_positive_int(self.samples, "samples")
+        if self.l1 is not None and not (isinstance(self.l1, int | float) and self.l1 > 0):
+            raise ValueError(f"l1 must be a positive number or None (no penalty), got {self.l1!r}")
 
     def _budget(self, count: int) -> int:
         budget = 2 * count + 2048 if self.samples is None else self.samples

@@ -9,13 +9,14 @@ unperturbed input (all ones). The coefficients are the group attributions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 
 from xaikit.core.registry import register_method
-from xaikit.perturbation.base import CoalitionExplainer
-from xaikit.perturbation.baseline import BaselineLike
+from xaikit.perturbation.base import SampledCoalitionExplainer
 from xaikit.perturbation.fit import weighted_r2
-from xaikit.perturbation.groups import GroupsLike
 from xaikit.utils.options import check_positive_int
 
 __all__ = ["Lime", "proximity", "weighted_ridge"]
@@ -84,7 +85,8 @@ def weighted_ridge(
 
 
 @register_method("lime")
-class Lime(CoalitionExplainer[np.ndarray]):
+@dataclass(eq=False, repr=False)
+class Lime(SampledCoalitionExplainer[np.ndarray]):
     """LIME on feature groups: kernel-weighted ridge fit to random group perturbations.
 
     Parameters
@@ -113,33 +115,21 @@ class Lime(CoalitionExplainer[np.ndarray]):
     surrogate) and the group extras of the Shapley methods.
     """
 
-    deduplicate = True
+    samples: int = 1000
+    kernel_width: float = 0.25
+    distance: str = "cosine"
+    alpha: float = 1.0
+    deduplicate: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        samples: int = 1000,
-        kernel_width: float = 0.25,
-        distance: str = "cosine",
-        alpha: float = 1.0,
-        seed: int | np.random.Generator | None = 0,
-        groups: GroupsLike = None,
-        baseline: BaselineLike = None,
-        group_attribution: str = "divide",
-        batch_size: int | None = None,
-        progress: bool | None = None,
-    ) -> None:
-        self.samples = check_positive_int(samples, "samples")
-        if not kernel_width > 0:
-            raise ValueError(f"kernel_width must be positive, got {kernel_width!r}")
-        if distance not in ("cosine", "hamming"):
-            raise ValueError(f"distance must be 'cosine' or 'hamming', got {distance!r}")
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be non-negative, got {alpha!r}")
-        self.kernel_width = kernel_width
-        self.distance = distance
-        self.alpha = alpha
-        self.seed = seed
-        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.samples = check_positive_int(self.samples, "samples")
+        if not self.kernel_width > 0:
+            raise ValueError(f"kernel_width must be positive, got {self.kernel_width!r}")
+        if self.distance not in ("cosine", "hamming"):
+            raise ValueError(f"distance must be 'cosine' or 'hamming', got {self.distance!r}")
+        if not self.alpha >= 0:
+            raise ValueError(f"alpha must be non-negative, got {self.alpha!r}")
 
     def plan(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         coalitions = rng.random((self.samples, count)) < 0.5

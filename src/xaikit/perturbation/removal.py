@@ -127,12 +127,10 @@ class Removal(ABC):
 
         Parameters
         ----------
-        x : torch.Tensor
-            The inputs ``(N, ...)``.
-        mask : torch.Tensor
-            Bool of ``x``'s shape, true where an element is removed.
+        x, mask
+            As for :meth:`fill`.
         generator : torch.Generator, optional
-            Local generator for random values; a generator seeded with 0 if omitted.
+            As for :meth:`fill`; a generator seeded with 0 if omitted.
 
         Returns
         -------

@@ -11,14 +11,15 @@ and the values sum to ``v(all) - v(none) = f(x) - f(baseline)`` (efficiency).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import comb
+from typing import ClassVar
 
 import numpy as np
 
 from xaikit.core.registry import register_method
-from xaikit.perturbation.base import CoalitionExplainer
-from xaikit.perturbation.baseline import BaselineLike
-from xaikit.perturbation.groups import FeatureGroups, GroupsLike
+from xaikit.perturbation.base import CoalitionExplainer, SampledCoalitionExplainer
+from xaikit.perturbation.groups import FeatureGroups
 from xaikit.utils.options import check_positive_int
 
 __all__ = ["MAX_EXACT_GROUPS", "ShapleySampling", "ShapleyValues", "all_coalitions", "exact_shapley"]
@@ -71,6 +72,7 @@ def exact_shapley(values: np.ndarray, count: int) -> np.ndarray:
 
 
 @register_method("shapley", aliases=("shapley_values", "exact_shapley"))
+@dataclass(eq=False, repr=False)
 class ShapleyValues(CoalitionExplainer[None]):
     """Exact Shapley values of feature groups by enumerating all coalitions.
 
@@ -103,18 +105,6 @@ class ShapleyValues(CoalitionExplainer[None]):
     ``evaluations`` (model evaluations per sample).
     """
 
-    def __init__(
-        self,
-        groups: GroupsLike = None,
-        baseline: BaselineLike = None,
-        group_attribution: str = "divide",
-        batch_size: int | None = None,
-        progress: bool | None = None,
-    ) -> None:
-        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
-
-    random_plan = False
-
     def check_groups(self, groups: FeatureGroups) -> None:
         if groups.max_count > MAX_EXACT_GROUPS:
             raise ValueError(
@@ -136,7 +126,8 @@ class ShapleyValues(CoalitionExplainer[None]):
 
 
 @register_method("shapley_sampling", aliases=("approshapley", "shapley_value_sampling"))
-class ShapleySampling(CoalitionExplainer[np.ndarray]):
+@dataclass(eq=False, repr=False)
+class ShapleySampling(SampledCoalitionExplainer[np.ndarray]):
     """Shapley values estimated from random permutations (ApproShapley).
 
     For each sampled order of the groups, the groups are added one at a time and each is
@@ -166,23 +157,13 @@ class ShapleySampling(CoalitionExplainer[np.ndarray]):
     over antithetic pairs), besides the extras of :class:`ShapleyValues`.
     """
 
-    deduplicate = True
+    samples: int = 50
+    antithetic: bool = True
+    deduplicate: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        samples: int = 50,
-        antithetic: bool = True,
-        seed: int | np.random.Generator | None = 0,
-        groups: GroupsLike = None,
-        baseline: BaselineLike = None,
-        group_attribution: str = "divide",
-        batch_size: int | None = None,
-        progress: bool | None = None,
-    ) -> None:
-        self.samples = check_positive_int(samples, "samples")
-        self.antithetic = antithetic
-        self.seed = seed
-        self._set_game_options(groups, baseline, group_attribution, batch_size, progress)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.samples = check_positive_int(self.samples, "samples")
 
     def plan(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self.antithetic:

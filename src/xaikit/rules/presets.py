@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from torch import nn
 
@@ -19,9 +19,9 @@ from xaikit.rules.elementwise import Norm
 from xaikit.rules.linear import AlphaBeta, Bound, Epsilon, Flat, Gamma, ZBox, ZPlus
 from xaikit.rules.matchers import FirstLayer, Kind, KindIndexBelow, Matcher
 from xaikit.utils.options import check_options, option_names
-from xaikit.utils.registry import add_entry, remove_entry
+from xaikit.utils.registry import Registry
 
-_PRESETS: dict[str, Callable[..., Composite]] = {}
+_PRESETS: Registry[Callable[..., Composite]] = Registry("composite")
 
 _Factory = TypeVar("_Factory", bound=Callable[..., Composite])
 
@@ -32,22 +32,18 @@ def register_composite(name: str) -> Callable[[_Factory], _Factory]:
     The factory's keyword arguments are the preset's options.
     """
 
-    def decorate(factory: _Factory) -> _Factory:
-        entry: Callable[..., Composite] = factory
-        add_entry(_PRESETS, name, entry, lambda existing: existing is factory, "composite preset")
-        return factory
-
-    return decorate
+    decorate = _PRESETS.decorator(name, lambda factory: factory, lambda entry: entry)
+    return cast("Callable[[_Factory], _Factory]", decorate)
 
 
 def unregister_composite(name: str) -> None:
     """Remove the preset ``name`` (``KeyError`` if there is none)."""
-    remove_entry(_PRESETS, name, "composite preset")
+    _PRESETS.remove(name)
 
 
 def composites() -> list[str]:
     """Names of the registered composite presets."""
-    return sorted(_PRESETS)
+    return sorted(_PRESETS.names())
 
 
 def composite_options(name: str) -> list[str]:
@@ -56,10 +52,7 @@ def composite_options(name: str) -> list[str]:
 
 
 def _factory(name: str) -> Callable[..., Composite]:
-    try:
-        return _PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown composite {name!r}; presets are: {', '.join(composites())}") from None
+    return _PRESETS.get(name)
 
 
 def get_composite(name: str, **options: Any) -> Composite:
