@@ -37,7 +37,10 @@ and report.html.
 
 The model is a state dict (torch.save(model.state_dict(), f); needs --arch, loaded with
 weights_only=True, so no code runs), a TorchScript file (torch.jit.save) or a
-torch.export archive (torch.export.save; export with a dynamic batch dimension).
+torch.export archive (torch.export.save; export with a dynamic batch dimension). A
+torch.export archive that holds pickles, compiled code or Python expressions beyond
+what torch.export.save writes is refused, since loading it could run that code;
+--trust-code loads it anyway (only for files you made yourself).
 """
 
 EPILOG = """\
@@ -68,6 +71,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--format", dest="model_format", choices=MODEL_FORMATS, default="auto",
         help="model file format (default: detected)",
+    )
+    parser.add_argument(
+        "--trust-code", action="store_true",
+        help="load a torch.export file even if it holds pickles or code (runs that code)",
     )
     parser.add_argument("--method", default="lrp", help="registered method name (see `xaikit methods`)")
     parser.add_argument(
@@ -225,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(one_line(error)) from None
     model = load_model(
         args.model, arch=args.arch, arch_options=parse_options(args.arch_option),
-        model_format=args.model_format,
+        model_format=args.model_format, trust_code=args.trust_code,
     )
     size = None if args.size is None else (int(args.size[0]), int(args.size[1]))
     inputs = load_inputs(args.inputs, channels=args.channels, size=size, dtype=model_dtype(model))

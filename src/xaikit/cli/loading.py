@@ -108,8 +108,9 @@ def load_model(
     arch: str | None = None,
     arch_options: Mapping[str, Any] | None = None,
     model_format: ModelFormat = "auto",
+    trust_code: bool = False,
 ) -> nn.Module:
-    """Load a model safely (no arbitrary code from pickles), on the CPU, in eval mode.
+    """Load a model safely (no code stored in the file runs), on the CPU, in eval mode.
 
     Parameters
     ----------
@@ -122,12 +123,19 @@ def load_model(
     arch_options : mapping, optional
         Constructor options of the architecture (for example ``{"num_classes": 10}``).
     model_format : {"auto", "state_dict", "torchscript", "export"}
-        The file's format; detected from its contents with ``"auto"``.
+        The file's format; detected from its contents with ``"auto"`` (so a
+        ``torch.export`` archive named ``*.pt`` is still checked as one).
+    trust_code : bool, default False
+        Load a ``torch.export`` archive even if it holds pickles, compiled code or Python
+        expressions beyond what ``torch.export.save`` writes (see
+        :func:`xaikit.cli.export_archive.archive_problems`). Loading such a file can run
+        any code; only for files you made yourself.
 
     Raises
     ------
     CLIError
-        If the file is missing or unreadable, or the state dict does not fit the architecture.
+        If the file is missing or unreadable, the state dict does not fit the
+        architecture, or a ``torch.export`` archive carries code (unless ``trust_code``).
     """
     file = Path(path)
     if not file.is_file():
@@ -141,10 +149,9 @@ def load_model(
         except (RuntimeError, ValueError, OSError) as error:
             raise CLIError(f"cannot read TorchScript file {str(file)!r}: {str(error).splitlines()[0][:160]}") from None
     elif kind == "export":
-        try:
-            model = torch.export.load(str(file)).module()
-        except Exception as error:  # torch.export raises many types on malformed archives
-            raise CLIError(f"cannot read torch.export file {str(file)!r}: {type(error).__name__}: {str(error)[:160]}") from None
+        from xaikit.cli.export_archive import load_export_archive
+
+        model = load_export_archive(file, trust_code=trust_code)
     else:
         state = _state_dict(file)
         if arch is None:

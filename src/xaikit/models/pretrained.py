@@ -7,10 +7,7 @@ scikit-learn) in a few seconds on the CPU, and cache the ``state_dict``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pickle
-import tempfile
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -21,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._cache import check_location, load_cached, save_cached
 from ._common import append_doc_sections
 from .cnn import DigitsCNN, DigitsVGG
 
@@ -60,12 +58,29 @@ Returns
 {model}
     The trained model, on the CPU and in eval mode.
 
+Raises
+------
+IsADirectoryError, NotADirectoryError, PermissionError
+    Before any training, if the cache file could not be written: the file's path is a
+    folder, the cache folder (or one above it) is a file, or it is not writable.
+ValueError
+    If the cache file holds something other than a mapping of names to tensors (so it
+    is not xaikit's); it is left as it is.
+
+Warns
+-----
+RuntimeWarning
+    If the cached weights are unreadable, corrupted (checksum mismatch), lack a
+    checksum, hold non-finite values or do not fit the architecture; the model is then
+    trained again and the file replaced.
+
 Notes
 -----
 The first call trains the network on the training part of :func:`load_digits_split`
-and saves its ``state_dict`` atomically to ``<cache_dir>/{name}-<version>-seed<seed>.pt``;
-later calls load it. Training is deterministic given ``seed`` and leaves the global
-torch and numpy random states unchanged.
+and saves its ``state_dict`` with a SHA-256 checksum, atomically, to
+``<cache_dir>/{name}-<version>-seed<seed>.pt``; later calls verify the checksum and
+that the weights are finite, and load it. Training is deterministic given ``seed``;
+training and loading leave the global torch and numpy random states unchanged.
 """
 
 
@@ -166,19 +181,6 @@ def _train_digits_vgg(seed: int, progress: bool) -> DigitsVGG:
     return _train(DigitsVGG, seed, _VGG_EPOCHS, _VGG_LR, progress, "training digits_vgg")
 
 
-def _atomic_save(state: dict[str, Tensor], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 @append_doc_sections(_PRETRAINED_SECTIONS, model="DigitsCNN", name="digits_cnn")
 def digits_cnn(
     *,
@@ -227,16 +229,10 @@ def _cached(
     """Load ``<cache_dir>/<name>-<version>-seed<seed>.pt`` into ``factory()``, or train and save it."""
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     path = directory / f"{name}-{WEIGHTS_VERSION}-seed{int(seed)}.pt"
-    model: _M | None = None
-    if not retrain and path.is_file():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            model = factory()
-            model.load_state_dict(state)
-        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, KeyError):
-            model = None  # unreadable or stale cache: train again
+    check_location(path)  # before training: the weights could not be saved
+    model = None if retrain else load_cached(path, factory)
     if model is None:
         model = train()
-        _atomic_save(model.state_dict(), path)
+        save_cached(model.state_dict(), path)
     model.eval()
     return model

@@ -1,12 +1,17 @@
 """Reading a run folder (see :mod:`xaikit.report.folder`) back into a :class:`Report`.
 
 A folder without ``run.json`` is read as one section of its PNG images (and one of
-its CSV tables), so ``xaikit report`` works on any folder of pictures.
+its CSV tables), so ``xaikit report`` works on any folder of pictures. Nothing from
+outside the folder is read: symbolic links to folders are not followed, links to files
+outside it are skipped (the page says how many), and a ``run.json`` or a listed file
+that resolves outside it is refused.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -91,13 +96,38 @@ def _from_manifest(root: Path, manifest: Any) -> Report:
     return report
 
 
+def _files_inside(root: Path, skipped: list[Path]) -> Iterator[Path]:
+    """Files under ``root`` whose real path is inside it; links leading out go to ``skipped``.
+
+    Symbolic links to folders are not followed (a folder inside ``root`` is walked under
+    its own name anyway), so nothing outside ``root`` is listed and link loops end.
+    """
+    real_root = root.resolve()
+    for folder, _, names in os.walk(root, followlinks=False):
+        for name in names:
+            path = Path(folder) / name
+            if not path.resolve().is_relative_to(real_root):
+                skipped.append(path)
+            elif path.is_file():
+                yield path
+
+
 def _from_files(root: Path) -> Report:
-    report = Report(title=root.name or "xaikit report", description=f"Files found in {root}.")
-    images = sorted(p for p in root.rglob("*.png") if p.is_file())
-    tables = sorted(p for p in root.rglob("*.csv") if p.is_file())
+    skipped: list[Path] = []
+    found = sorted(_files_inside(root, skipped))
+    description = f"Files found in {root}."
+    if skipped:
+        description += (
+            f" {len(skipped)} symbolic link(s) to files outside the folder were skipped"
+            f" ({', '.join(p.relative_to(root).as_posix() for p in sorted(skipped)[:5])})."
+        )
+    report = Report(title=root.name or "xaikit report", description=description)
+    images = [p for p in found if p.suffix == ".png"]
+    tables = [p for p in found if p.suffix == ".csv"]
     if not images and not tables:
         raise RunFolderError(
             f"{root} has no {MANIFEST}, PNG images or CSV tables; nothing to report"
+            + (f" ({len(skipped)} link(s) to files outside the folder skipped)" if skipped else "")
         )
     if images:
         section = report.section("Figures")
@@ -137,6 +167,8 @@ def load_run(directory: str | Path) -> Report:
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         return _from_files(root)
+    if not manifest_path.resolve().is_relative_to(root.resolve()):
+        raise RunFolderError(f"{manifest_path} is a link to a file outside the run folder; refusing it")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
