@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import xaikit
+from xaikit.core.probe import PROBE_CALLS
 from xaikit.engine import (
     ElementwiseRule,
     LayerRule,
@@ -219,7 +220,7 @@ def test_epsilon_reads_the_layer_output_off_its_own_forward() -> None:
         xaikit.explain(model, torch.rand(2, 6, dtype=DT), target=0, method="lrp", composite="epsilon")
     finally:
         unregister_operation(counting)
-    assert calls == 1  # the model's own call only: the engine ran F.linear inside it
+    assert calls == 1 + PROBE_CALLS  # the model's own call (the engine ran F.linear inside it) and the probe's
 
 
 # ---------------------------------------------------------------- custom rules see the arguments

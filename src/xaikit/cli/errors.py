@@ -5,7 +5,7 @@ from __future__ import annotations
 from xaikit.utils import errors
 
 
-class CLIError(Exception):
+class CLIError(errors.XaikitError):
     """Bad input or a failed step, reported as ``xaikit <command>: error: <message>``.
 
     Parameters

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from torch import Tensor
 
 from xaikit.core.explanation import Explanation
+from xaikit.core.probe import check_result, probe_model
 from xaikit.core.targets import ResolvedTarget, Target, TargetLike, as_target
 from xaikit.core.validation import check_eval_mode, check_inputs, preserved_model_state
 
@@ -98,7 +99,9 @@ class Explainer(ABC):
         if self.requires_eval:
             check_eval_mode(model)
         with preserved_model_state(model):
+            probe_model(model, x)
             result = self.attribute(model, x, as_target(target))
+        check_result(model, result.attribution, result.output, self.name)
         return Explanation(
             attribution=result.attribution,
             output=result.output,

@@ -61,6 +61,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from xaikit.utils.errors import XaikitError
+
 if TYPE_CHECKING:
     from xaikit.core.explanation import Explanation
 
@@ -91,7 +93,7 @@ _TORCH_DTYPES: dict[str, torch.dtype] = {
 _DTYPE_NAMES = {dtype: name for name, dtype in _TORCH_DTYPES.items()}
 
 
-class ExplanationFileError(ValueError):
+class ExplanationFileError(XaikitError, ValueError):
     """A file is not a valid explanation file (or holds something unsafe to load)."""
 
 

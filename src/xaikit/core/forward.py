@@ -18,6 +18,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from xaikit.utils.batching import iter_batches
+from xaikit.utils.errors import ModelError
 from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress as progress_bar
 
@@ -32,14 +33,16 @@ MAX_ROWS = 2**16
 def check_output(out: Any, n: int) -> Tensor:
     """``out`` if it is one tensor with ``n`` rows; a ``TypeError``/``ValueError`` saying what to do otherwise."""
     if not isinstance(out, Tensor):
-        raise TypeError(
+        hint = "lambda x: model(x)['logits']" if isinstance(out, dict) else "lambda x: model(x)[0]"
+        raise ModelError(
             f"the model returned {type(out).__name__}; xaikit needs a model returning one tensor of "
-            "shape (N, classes) or (N,). Wrap it, for example lambda x: model(x)['logits']."
+            f"shape (N, classes) or (N,). Wrap it to select the scores, for example {hint}."
         )
     if out.ndim == 0 or out.shape[0] != n:
-        raise ValueError(
+        raise ModelError(
             f"the model returned an output of shape {tuple(out.shape)} for a batch of {n} samples; "
-            "it must keep the batch dimension first (outputs of shape (N, ...))"
+            "it must keep the batch dimension first (outputs of shape (N, ...)): do not sum, "
+            "average or flatten over the batch inside forward"
         )
     return out
 

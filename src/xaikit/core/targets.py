@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from xaikit.utils.errors import TargetError
+
 OutputFn = Callable[[Tensor], Tensor]
 
 
@@ -22,7 +24,7 @@ def _as_2d(output: Tensor) -> Tensor:
     if output.ndim == 1:
         return output[:, None]
     if output.ndim != 2:
-        raise ValueError(
+        raise TargetError(
             f"model output has shape {tuple(output.shape)}; class targets need an output of "
             "shape (N, classes) or (N,). Pass target=callable mapping the output to one "
             "value per sample instead."
@@ -54,7 +56,7 @@ class ResolvedTarget:
             value = self.selection(output)
             if not isinstance(value, Tensor) or value.shape != (output.shape[0],):
                 shape = getattr(value, "shape", type(value).__name__)
-                raise ValueError(
+                raise TargetError(
                     f"target callable must return a tensor of shape (N,) = ({output.shape[0]},); "
                     f"it returned {shape}"
                 )
@@ -98,7 +100,7 @@ def logodds(logits: Tensor, index: Tensor) -> Tensor:
     """``log(P(c|x) / (1 - P(c|x)))`` from logits: ``z_c - logsumexp_{k != c} z_k``."""
     logits = _as_2d(logits)
     if logits.shape[1] < 2:
-        raise ValueError("log-odds need at least two classes in the model output")
+        raise TargetError("log-odds need at least two classes in the model output")
     idx = index[:, None].to(logits.device)
     chosen = logits.gather(1, idx).squeeze(1)
     others = logits.scatter(1, idx, float("-inf"))
@@ -119,15 +121,18 @@ def _check_index(index: Tensor, output: Tensor) -> Tensor:
     if index.ndim == 0:
         index = index.expand(n)
     if index.shape != (n,):
-        raise ValueError(
+        raise TargetError(
             f"target has shape {tuple(index.shape)} but the batch has {n} samples; "
             f"pass one class index, or a tensor of shape ({n},)"
         )
     if index.dtype.is_floating_point or index.dtype == torch.bool:
-        raise TypeError(f"target class indices must be integers, got dtype {index.dtype}")
+        raise TargetError(
+            f"target class indices must be integers, got dtype {index.dtype}; pass class indices "
+            "(for example target.long()), or a callable for another selection of the output"
+        )
     if len(index) and (int(index.min()) < 0 or int(index.max()) >= k):
         bad = int(index.max()) if int(index.max()) >= k else int(index.min())
-        raise ValueError(
+        raise TargetError(
             f"target {bad} is out of range for a model output with {k} classes; "
             f"pass class indices in 0..{k - 1}"
         )
@@ -141,7 +146,14 @@ class ClassTarget(Target):
     index: int | Sequence[int] | Tensor | np.ndarray
 
     def resolve(self, output: Tensor) -> ResolvedTarget:
-        return ResolvedTarget(index=_check_index(torch.as_tensor(self.index), output))
+        try:
+            index = torch.as_tensor(self.index)
+        except (OverflowError, RuntimeError, TypeError, ValueError) as error:
+            raise TargetError(
+                f"target {self.index!r} is not a class index or a sequence of them ({error}); pass "
+                f"class indices in 0..{_as_2d(output).shape[1] - 1}"
+            ) from None
+        return ResolvedTarget(index=_check_index(index, output))
 
 
 @dataclass(frozen=True)
@@ -202,11 +214,14 @@ def as_target(target: TargetLike) -> Target:
             return Predicted()
         if target == "logodds":
             return LogOdds()
-        raise ValueError(f"unknown target {target!r}; use 'predicted', 'logodds', an index or a callable")
+        raise TargetError(f"unknown target {target!r}; use 'predicted', 'logodds', an index or a callable")
     if isinstance(target, bool):
-        raise TypeError("target must be a class index, not a bool")
+        raise TargetError("target must be a class index, not a bool; pass the index itself (target=1)")
     if isinstance(target, int | np.integer | Tensor | np.ndarray | list | tuple):
         return ClassTarget(target if not isinstance(target, np.integer) else int(target))
     if callable(target):
         return OutputSelection(target)
-    raise TypeError(f"cannot interpret target of type {type(target).__name__}")
+    raise TargetError(
+        f"cannot interpret target of type {type(target).__name__}; pass a class index, a tensor of "
+        "indices, 'predicted', 'logodds', a callable on the output, or a Target"
+    )

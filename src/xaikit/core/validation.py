@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from xaikit.utils.errors import InputError, ModelError
+
 _TRAINING_SENSITIVE: tuple[type[nn.Module], ...] = (
     nn.modules.dropout._DropoutNd,
     nn.modules.batchnorm._BatchNorm,
@@ -22,28 +24,39 @@ def check_inputs(inputs: Any, *, name: str = "inputs", min_ndim: int = 2) -> Ten
 
     Raises
     ------
-    TypeError
-        If ``inputs`` is not a floating-point tensor or array.
-    ValueError
-        If it has no batch dimension or contains NaN or inf.
+    xaikit.utils.errors.InputError
+        If ``inputs`` is not a floating-point tensor or array, lies on the meta device,
+        has no batch dimension, is an empty batch, or contains NaN or inf.
     """
     if isinstance(inputs, np.ndarray):
         inputs = torch.from_numpy(inputs)
     if not isinstance(inputs, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(inputs).__name__}")
+        raise InputError(
+            f"{name} must be a torch.Tensor or numpy array, got {type(inputs).__name__}; "
+            "convert with torch.as_tensor(...)"
+        )
     if not inputs.dtype.is_floating_point:
-        raise TypeError(
-            f"{name} must be floating point, got dtype {inputs.dtype}; convert with .float()"
+        raise InputError(
+            f"{name} must be floating point, got dtype {inputs.dtype}; convert values with .float(). "
+            "Integer ids fed to an nn.Embedding cannot be converted: explain the embedded inputs "
+            "instead, passing embedding(ids) to the part of the model after the embedding"
+        )
+    if inputs.device.type == "meta":
+        raise InputError(
+            f"{name} are on the meta device, which holds shapes but no values; create them on a "
+            "real device (for example torch.randn(..., device='cpu')) or move them with .to('cpu')"
         )
     if inputs.ndim < min_ndim:
-        raise ValueError(
+        raise InputError(
             f"{name} has shape {tuple(inputs.shape)}; pass a batch of shape (N, ...) "
             f"(for a single sample use x[None])"
         )
+    if inputs.shape[0] == 0:
+        raise InputError(f"{name} hold an empty batch (shape {tuple(inputs.shape)}); pass at least one sample")
     finite = torch.isfinite(inputs)
     if not bool(finite.all()):
         bad = (~finite).nonzero()
-        raise ValueError(
+        raise InputError(
             f"{name} contain {len(bad)} NaN or inf value(s) (first at index {tuple(bad[0].tolist())}); "
             "clean or impute them before explaining"
         )
@@ -57,7 +70,7 @@ def check_eval_mode(model: Callable[..., Any]) -> None:
     for name, module in model.named_modules():
         if module.training and isinstance(module, _TRAINING_SENSITIVE):
             where = f"module {name!r}" if name else "the model"
-            raise ValueError(
+            raise ModelError(
                 f"{where} ({type(module).__name__}) is in training mode, where its output is "
                 "random or batch-dependent and explanations would be wrong; call model.eval() "
                 "before explaining"

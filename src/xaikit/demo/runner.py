@@ -17,6 +17,7 @@ import torch
 from xaikit.demo.context import DemoContext
 from xaikit.demo.registry import DemoSection, SkipSection, available_sections
 from xaikit.report import Report, Section, staged_output
+from xaikit.utils.errors import XaikitError
 from xaikit.utils.progress import progress_setting, set_progress
 
 TITLE = "xaikit demo"
@@ -28,7 +29,7 @@ DESCRIPTION = (
 )
 
 
-class DemoError(ValueError):
+class DemoError(XaikitError, ValueError):
     """Bad demo arguments (for example an unknown section name)."""
 
 

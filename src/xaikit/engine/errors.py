@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from xaikit.utils.errors import ModelError, XaikitError
 
-class UnsupportedOperationError(NotImplementedError):
+
+class UnsupportedOperationError(XaikitError, NotImplementedError):
     """An operation on a tensor that carries relevance has no propagation rule.
 
     Not a ``TypeError`` on purpose: torch turns a ``TypeError`` raised inside a binary
@@ -11,5 +13,5 @@ class UnsupportedOperationError(NotImplementedError):
     """
 
 
-class ModelModeError(ValueError):
+class ModelModeError(ModelError):
     """The model runs an operation in training mode, where explanations would be wrong."""

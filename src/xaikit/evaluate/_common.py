@@ -27,6 +27,7 @@ from xaikit.core.base import Explainer, Model
 from xaikit.core.explanation import Explanation
 from xaikit.core.forward import check_output
 from xaikit.core.forward import forward as core_forward
+from xaikit.core.probe import probe_model
 from xaikit.core.registry import make_method
 from xaikit.core.targets import (
     ClassTarget,
@@ -51,11 +52,17 @@ ExplainFn = Callable[[Model, Tensor, Target], Tensor]
 
 
 def prepare_inputs(model: Model, x: Any) -> Tensor:
-    """Validate ``x`` and the model's mode; return ``x`` on the model's device (never a modified copy)."""
+    """Validate ``x``, the model's mode and behaviour; return ``x`` on the model's device (never a modified copy).
+
+    The model is probed as before an explanation (:func:`xaikit.core.probe.probe_model`):
+    a random, row-mixing or input-writing model, or one returning class indices, raises.
+    """
     inputs = check_inputs(x, name="x")
     check_eval_mode(model)
     device = model_device(model, default=inputs.device)
-    return inputs.to(device)
+    inputs = inputs.to(device)
+    probe_model(model, inputs)
+    return inputs
 
 
 def _unwrap_attribution(value: Any) -> Any:

@@ -174,8 +174,13 @@ def check_stdev(stdev: float) -> float:
 
 
 def normal(shape: tuple[int, ...], generator: torch.Generator, like: Tensor) -> Tensor:
-    """Standard normal draws from ``generator`` (on the CPU, so results do not depend on the device)."""
-    return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+    """Standard normal draws from ``generator``, cast to ``like``'s dtype and device.
+
+    Drawn in float64 on the CPU, so that a seed gives the same noise whatever the device
+    and the dtype of the inputs (a float32 result then equals the float64 one to float32
+    precision).
+    """
+    return torch.randn(shape, generator=generator, dtype=torch.float64).to(like.device, like.dtype)
 
 
 def per_sample(values: Tensor, like: Tensor) -> Tensor:

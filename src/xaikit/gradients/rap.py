@@ -42,6 +42,7 @@ from xaikit.gradients._engine import custom_backward
 from xaikit.rules.composite import Composite
 from xaikit.rules.elementwise import Norm, Pass
 from xaikit.rules.matchers import Kind
+from xaikit.utils.errors import ModelError
 
 
 def _signed_parts(op: LinearOp, a: Tensor) -> tuple[Tensor, Tensor]:
@@ -135,7 +136,7 @@ class RAP(Explainer):
             raise ValueError("RAP explains class scores or output selections, not log-odds; pass a class index")
         layer = prop.layer_of(out)
         if layer is None:
-            raise ValueError(
+            raise ModelError(
                 "RAP starts at the output layer, but the model output does not come straight from a dense "
                 "or convolution layer (a final activation, softmax or pooling?); explain the logits instead"
             )

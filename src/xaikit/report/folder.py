@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from xaikit.report.blocks import ImageBlock, TableBlock, TextBlock
 from xaikit.report.staging import atomic_write_bytes
+from xaikit.utils.errors import XaikitError
 
 if TYPE_CHECKING:
     from xaikit.report.report import Report
@@ -29,7 +30,7 @@ FORMAT = "xaikit-run"
 VERSION = 1
 
 
-class RunFolderError(ValueError):
+class RunFolderError(XaikitError, ValueError):
     """A run folder or its manifest is missing, malformed or points outside the folder."""
 
 

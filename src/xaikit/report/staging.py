@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from xaikit.utils.errors import XaikitError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename (never partial).
@@ -39,7 +41,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return target
 
 
-class OutputFolderError(ValueError):
+class OutputFolderError(XaikitError, ValueError):
     """The output folder cannot be (re)placed: it is a file, or a foreign non-empty folder."""
 
 

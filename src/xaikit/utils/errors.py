@@ -1,8 +1,40 @@
-"""Error messages shortened to one line, for reports and the command line."""
+"""The exception types xaikit raises on purpose, and error messages shortened to one line.
+
+Every error xaikit raises about its caller's input, model or files is a
+:class:`XaikitError`, and its message names the problem and the fix. The subclasses
+also derive from the built-in types such an error was before (``ValueError``,
+``TypeError``), so ``except ValueError`` keeps working.
+"""
 
 from __future__ import annotations
 
-__all__ = ["one_line"]
+__all__ = ["InputError", "ModelError", "NonFiniteError", "TargetError", "XaikitError", "one_line"]
+
+
+class XaikitError(Exception):
+    """Base of the errors xaikit raises on purpose: the message names the problem and the fix."""
+
+
+class InputError(XaikitError, TypeError, ValueError):
+    """The inputs cannot be explained as given (type, shape, device, values)."""
+
+
+class TargetError(XaikitError, TypeError, ValueError):
+    """The target does not name an output of the model."""
+
+
+class ModelError(XaikitError, TypeError, ValueError):
+    """The model does something under which an explanation would be wrong.
+
+    For example: it drops the batch dimension, returns class indices, is random in
+    inference, writes its input in place, or computes part of its output where the
+    method cannot see it.
+    """
+
+
+class NonFiniteError(ModelError):
+    """NaN or infinity arose in the model's output, its weights or the attribution."""
+
 
 
 def one_line(error: BaseException, *, plain: tuple[type[BaseException], ...] = ()) -> str:

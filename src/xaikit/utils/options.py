@@ -16,6 +16,8 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from xaikit.utils.errors import XaikitError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Option names replaced by one name per concept: old name -> new name.
@@ -25,7 +27,7 @@ RENAMED_OPTIONS: dict[str, str] = {
 }
 
 
-class OptionError(TypeError, ValueError):
+class OptionError(XaikitError, TypeError, ValueError):
     """An option that the method, preset or metric does not have.
 
     Both a ``TypeError`` (like a wrong keyword argument) and a ``ValueError``.
