@@ -102,50 +102,34 @@ class Wrapped(nn.Module):
         return self.transform(x, self.inner(x))
 
 
-class InPlaceInput(nn.Module):
-    """Centres its input in place before ``inner`` (changes the caller's tensor)."""
+class Prefixed(nn.Module):
+    """``inner`` applied to ``change(x)``: a misbehaving first step of a model."""
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, inner: nn.Module, change: Callable[[Tensor], Tensor]) -> None:
         super().__init__()
         self.inner = inner
+        self.change = change
 
     def forward(self, x: Tensor) -> Tensor:
-        x -= 0.5
-        return self.inner(x)
+        return self.inner(self.change(x))
 
 
-class DataWrite(nn.Module):
-    """Scales its input through ``.data`` (invisible to the version counter)."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: Tensor) -> Tensor:
-        x.data.mul_(2.0)
-        return self.inner(x)
+def _centre_in_place(x: Tensor) -> Tensor:
+    x -= 0.5  # changes the caller's tensor
+    return x
 
 
-class Noisy(nn.Module):
-    """Multiplies by Bernoulli noise drawn in forward (no module type to find)."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.inner(x * torch.bernoulli(torch.full_like(x, 0.8)))
+def _scale_through_data(x: Tensor) -> Tensor:
+    x.data.mul_(2.0)  # invisible to the version counter
+    return x
 
 
-class FunctionalDropout(nn.Module):
-    """``F.dropout`` with ``training=True`` (no dropout module to find)."""
+def _bernoulli_noise(x: Tensor) -> Tensor:
+    return x * torch.bernoulli(torch.full_like(x, 0.8))  # no module type to find
 
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.inner(F.dropout(x, 0.5, training=True))
+def _functional_dropout(x: Tensor) -> Tensor:
+    return F.dropout(x, 0.5, training=True)  # no dropout module to find
 
 
 class Failing(nn.Module):
@@ -292,12 +276,12 @@ CASES: tuple[Case, ...] = (
     Case("scalar_output", _with_model(lambda m: Wrapped(m, lambda x, y: y.sum())), "error"),
     Case("batch_dimension_dropped", _with_model(lambda m: Wrapped(m, lambda x, y: y.sum(0, keepdim=True))), "error"),
     Case("class_index_output", _with_model(lambda m: Wrapped(m, lambda x, y: y.argmax(1))), "error"),
-    Case("functional_dropout", _with_model(FunctionalDropout), "error"),
+    Case("functional_dropout", _with_model(lambda m: Prefixed(m, _functional_dropout)), "error"),
     Case("dropout_module_in_training", _with_model(lambda m: nn.Sequential(nn.Dropout(0.5), m).train()), "error"),
     Case("nan_weight", _with_model(_nan_weight), "error"),
-    Case("writes_input_in_place", _with_model(InPlaceInput), "error"),
-    Case("writes_input_through_data", _with_model(DataWrite), "error"),
-    Case("random_noise_in_forward", _with_model(Noisy), "error"),
+    Case("writes_input_in_place", _with_model(lambda m: Prefixed(m, _centre_in_place)), "error"),
+    Case("writes_input_through_data", _with_model(lambda m: Prefixed(m, _scale_through_data)), "error"),
+    Case("random_noise_in_forward", _with_model(lambda m: Prefixed(m, _bernoulli_noise)), "error"),
     Case("mixes_rows_keeping_shape", _with_model(lambda m: Wrapped(m, lambda x, y: y - y.mean(0))), "error"),
     Case("transposes_square_output", lambda m: (Wrapped(clean_model(m), lambda x, y: y.T), clean_inputs(m), 1), "error"),
     Case("nan_in_unexplained_class", _with_model(lambda m: Wrapped(m, _nan_in_class_0)), "same_or_error"),
