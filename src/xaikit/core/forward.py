@@ -18,7 +18,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from xaikit.utils.batching import iter_batches
-from xaikit.utils.errors import ModelError
+from xaikit.utils.errors import ModelError, ModelOutputError
 from xaikit.utils.layout import as_layout_forward
 from xaikit.utils.progress import progress as progress_bar
 
@@ -34,7 +34,7 @@ def check_output(out: Any, n: int) -> Tensor:
     """``out`` if it is one tensor with ``n`` rows; a ``TypeError``/``ValueError`` saying what to do otherwise."""
     if not isinstance(out, Tensor):
         hint = "lambda x: model(x)['logits']" if isinstance(out, dict) else "lambda x: model(x)[0]"
-        raise ModelError(
+        raise ModelOutputError(
             f"the model returned {type(out).__name__}; xaikit needs a model returning one tensor of "
             f"shape (N, classes) or (N,). Wrap it to select the scores, for example {hint}."
         )

@@ -34,8 +34,11 @@ from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
 from xaikit.engine.gradient import Gradient
 from xaikit.engine.graft import graft
 from xaikit.engine.kinds import LAYER_KINDS, OpKind
-from xaikit.engine.layer import LayerInfo, LinearOp
+from xaikit.engine.layer import LayerInfo, LinearOp, bias_of
+from xaikit.engine.relu_forms import SignMasks
 from xaikit.engine.rule import ElementwiseRule, LayerRule, Rule, check_serves
+from xaikit.engine.visibility import Visibility, grad_disabled
+from xaikit.utils.errors import ModelError
 
 _NATURAL = Gradient()
 
@@ -89,6 +92,8 @@ class Propagation(TorchFunctionMode):
         self._handles: list[Any] = []
         self._counts: dict[str, int] = {}
         self.layers: list[LayerInfo] = []
+        self._masks = SignMasks()
+        self._visibility = Visibility()
         #: Derived weights are cached within this run only (see :mod:`xaikit.engine.derived`).
         self.generation = new_generation()
 
@@ -128,6 +133,7 @@ class Propagation(TorchFunctionMode):
     def track(self, x: Tensor) -> Tensor:
         """Mark ``x`` (a leaf requiring grad) as carrying relevance; returns it."""
         self._carry[x] = _Carry(graph=x, nonnegative=bool((x.detach() >= 0).all()))
+        self._visibility.track_input(x)
         return x
 
     def nonnegative(self, x: Tensor) -> bool:
@@ -252,12 +258,20 @@ class Propagation(TorchFunctionMode):
         leaves, _ = tree_flatten((args, kwargs))
         carried = [t for t in leaves if self.carries(t)]
         if not carried:
-            return func(*args, **kwargs)
+            out = func(*args, **kwargs)
+            if args and self._masks.holds(args[0]):
+                self._masks.note(func, args, out, self.carries)
+            return out
+        if grad_disabled():
+            return self._unseen(func, list(args), kwargs)
         if func in ops.REFUSED:
             raise UnsupportedOperationError(f"{ops.describe(func)} in {self._where()}: {ops.REFUSED[func]}")
         rule = custom_rule(func)
         if rule is not None:
             return self._custom(func, rule, list(args), kwargs)
+        relu_input = self._masks.relu_input(func, args, kwargs)
+        if relu_input is not None and self.carries(relu_input):
+            return self._on_activation(torch.relu, [relu_input], {})
         family = ops.family_of(func)
         inplace = False
         if family is None:
@@ -266,6 +280,8 @@ class Propagation(TorchFunctionMode):
                 func, family, inplace = replacement, ops.family_of(replacement), True
         if family is None:
             return self._unknown(func, args, kwargs)
+        if family in ("sum", "route"):
+            self._check_visible(func, leaves)
         call_args, kwargs, inplace_flag = ops.without_inplace(func, list(args), kwargs)
         handler = getattr(self, "_on_" + family)
         result = handler(func, call_args, kwargs)
@@ -274,9 +290,29 @@ class Propagation(TorchFunctionMode):
             self._carry[args[0]] = self._carry[result]
         return result
 
+    def _unseen(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """An operation on carried tensors with gradients disabled: its value, noted as out of sight."""
+        out = self._on_constant(func, args, kwargs)
+        self._masks.note(func, args, out, self.carries)
+        self._visibility.hide(tree_flatten(out)[0])
+        return out
+
+    def _check_visible(self, func: Callable[..., Any], leaves: Sequence[Any]) -> None:
+        """Raise if relevance-carrying tensors are combined with input-derived ones the engine did not see."""
+        if any(not self.carries(t) and self._visibility.unseen(t) for t in leaves):
+            raise ModelError(
+                f"{ops.describe(func)} in {self._where()} combines a tensor that carries relevance with one "
+                "computed from the input where the engine cannot follow it (under torch.no_grad() inside "
+                "forward, or in a custom torch.autograd.Function); that branch's relevance would be lost "
+                "or bypass the propagation. Remove the no_grad block, .detach() the branch explicitly if "
+                "it is meant to be a constant, or give the function a rule with "
+                "xaikit.engine.explainable(rule)."
+            )
+
     def _unknown(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         with torch.no_grad():
             out = func(*tree_map(lambda t: self.value_of(t) if self.carries(t) else t, list(args)), **kwargs)
+        self._masks.note(func, args, out, self.carries)
         outputs, _ = tree_flatten(out)
         if any(isinstance(t, Tensor) and t.dtype.is_floating_point for t in outputs):
             name = ops.describe(func)
@@ -349,7 +385,39 @@ class Propagation(TorchFunctionMode):
         return self._elementwise(OpKind.ACTIVATION, func, args, kwargs)
 
     def _on_sum(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        folded = self._fold_bias(func, args, kwargs)
+        if folded is not None:
+            return folded
         return self._elementwise(OpKind.SUM, func, args, kwargs)
+
+    def _fold_bias(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Tensor | None:
+        """``layer(x) + c`` (or ``- c``) for a bias-free layer and a constant per output feature: the layer with bias ``c``.
+
+        ``x @ W.T + b`` and ``F.linear(x, W) + b`` are then the layer ``nn.Linear`` is, and
+        every rule that treats the bias (z+, gamma, alpha-beta, RAP) treats it alike.
+        """
+        if len(args) != 2 or any(k != "alpha" for k in kwargs) or kwargs.get("alpha", 1) != 1:
+            return None
+        if func in ops.REVERSED_SUBTRACTIONS:
+            return None  # c - layer(x): the layer enters with a negative sign
+        subtract = func in ops.SUBTRACTIONS
+        if not (subtract or func in ops.ADDITIONS):
+            return None
+        a, b = args
+        layer_first = self.carries(a) and not self.carries(b)
+        if not layer_first and (subtract or not (self.carries(b) and not self.carries(a))):
+            return None
+        x, constant = (a, b) if layer_first else (b, a)
+        layer = self.layer_of(x)
+        if layer is None or not isinstance(constant, Tensor) or self._visibility.unseen(constant):
+            return None
+        op, source, rule = layer
+        bias = bias_of(op, constant, x)
+        if bias is None:
+            return None
+        with torch.no_grad():
+            value = func(self.value_of(a) if self.carries(a) else a, self.value_of(b) if self.carries(b) else b)
+        return self._emit(op.with_params(op.weight, -bias if subtract else bias), source, rule, value=value)
 
     def _on_scale(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]

@@ -151,6 +151,41 @@ class LinearOp:
         return self.bias.view(shape).expand_as(like)
 
 
+def bias_of(op: LinearOp, constant: Tensor, output: Tensor) -> Tensor | None:
+    """``constant`` as the bias of the bias-free layer ``op``, if adding it to ``output`` adds one value per feature.
+
+    Parameters
+    ----------
+    op : LinearOp
+        A dense or convolution layer without a bias.
+    constant : torch.Tensor
+        What the model adds to the layer's output.
+    output : torch.Tensor
+        The layer's output.
+
+    Returns
+    -------
+    torch.Tensor or None
+        The bias of shape ``(features,)``, or ``None`` if ``op`` has a bias already, is of
+        another kind or layout, or ``constant`` varies along other dimensions than the
+        features (or would change the output's shape or dtype). A single value is the
+        same bias for every feature.
+    """
+    if op.bias is not None or op.layout not in ("right", "matmul") or op.info.kind not in (OpKind.DENSE, OpKind.CONV):
+        return None
+    if constant.dtype != output.dtype or constant.ndim > output.ndim:
+        return None
+    feature_dim = 1 if op.info.kind is OpKind.CONV else output.ndim - 1
+    features = output.shape[feature_dim]
+    if constant.numel() == 1:
+        return constant.detach().reshape(1).expand(features)
+    shape = (1,) * (output.ndim - constant.ndim) + tuple(constant.shape)
+    expected = tuple(features if d == feature_dim else 1 for d in range(output.ndim))
+    if shape != expected:
+        return None
+    return constant.detach().reshape(features)
+
+
 def _same_values(x: Tensor, reference: Tensor | None) -> bool:
     """Whether ``x`` views the very memory of ``reference`` with the same layout (so the same values)."""
     return (

@@ -380,3 +380,12 @@ def describe(func: Func) -> str:
     if module and not name.startswith(module):
         return f"{module}.{name}"
     return name
+
+
+#: Binary additions and subtractions (``a + b``, ``a - b``, and ``b - a`` for the reversed
+#: ones): a constant added to a layer's output may be folded into the layer's bias.
+ADDITIONS: frozenset[Func] = frozenset([*_methods("add", "__add__", "__radd__"), torch.add, *_aten("add.Tensor")])
+SUBTRACTIONS: frozenset[Func] = frozenset(
+    [*_methods("sub", "__sub__", "subtract"), *_functions(torch, "sub", "subtract"), *_aten("sub.Tensor")]
+)
+REVERSED_SUBTRACTIONS: frozenset[Func] = frozenset([*_methods("__rsub__"), torch.rsub])

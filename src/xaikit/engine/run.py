@@ -16,6 +16,7 @@ from xaikit.core.base import Model
 from xaikit.core.forward import check_output
 from xaikit.engine.composite_protocol import RuleProvider
 from xaikit.engine.dispatch import Propagation
+from xaikit.utils.errors import ModelError
 
 
 def run_engine(
@@ -50,5 +51,10 @@ def run_engine(
         out = model(leaf)
     out = check_output(out, len(inputs))
     if not prop.carries(out):
-        raise ValueError("the model output does not depend on its input; nothing to explain")
+        raise ModelError(
+            "the engine saw no path from the input to the model output: the output was computed "
+            "under torch.no_grad() or inference mode inside forward, by a custom torch.autograd.Function, "
+            "or from .detach()-ed values (or it does not depend on the input at all). Remove the no_grad "
+            "block or the detach, or give the custom function a rule with xaikit.engine.explainable(rule)"
+        )
     return prop, leaf, out

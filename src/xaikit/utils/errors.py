@@ -8,7 +8,7 @@ also derive from the built-in types such an error was before (``ValueError``,
 
 from __future__ import annotations
 
-__all__ = ["InputError", "ModelError", "NonFiniteError", "TargetError", "XaikitError", "one_line"]
+__all__ = ["InputError", "ModelError", "ModelOutputError", "NonFiniteError", "TargetError", "XaikitError", "one_line"]
 
 
 class XaikitError(Exception):
@@ -23,12 +23,21 @@ class TargetError(XaikitError, TypeError, ValueError):
     """The target does not name an output of the model."""
 
 
-class ModelError(XaikitError, TypeError, ValueError):
+class ModelError(XaikitError, ValueError):
     """The model does something under which an explanation would be wrong.
 
     For example: it drops the batch dimension, returns class indices, is random in
     inference, writes its input in place, or computes part of its output where the
     method cannot see it.
+    """
+
+
+class ModelOutputError(ModelError, TypeError):
+    """The model returns something other than one tensor of scores (a tuple, dict, scalar).
+
+    Also a ``TypeError``, as before. (:class:`ModelError` itself is not one: the engine
+    raises it inside tensor operators, where torch would turn a ``TypeError`` into
+    ``NotImplemented`` and hide the message.)
     """
 
 
