@@ -13,7 +13,12 @@ from torch import Tensor
 from xaikit.core.explanation import Explanation
 from xaikit.core.probe import check_result, probe_model
 from xaikit.core.targets import ResolvedTarget, Target, TargetLike, as_target
-from xaikit.core.validation import check_eval_mode, check_inputs, preserved_model_state
+from xaikit.core.validation import (
+    check_eval_mode,
+    check_inputs,
+    check_token_inputs,
+    preserved_model_state,
+)
 
 Model = Callable[[Tensor], Tensor]
 
@@ -95,6 +100,7 @@ class Explainer(ABC):
         feature_names : sequence of str, optional
             Names of the input features (tabular data), kept for plots.
         """
+        check_token_inputs(model, inputs)
         x = check_inputs(inputs)
         if self.requires_eval:
             check_eval_mode(model)

@@ -63,12 +63,51 @@ def check_inputs(inputs: Any, *, name: str = "inputs", min_ndim: int = 2) -> Ten
     return inputs
 
 
+def check_eager(model: Callable[..., Any], needs: str) -> None:
+    """Raise a :class:`~xaikit.utils.errors.ModelError` for a TorchScript model where ``needs`` requires Python modules.
+
+    Parameters
+    ----------
+    model : callable
+        The model.
+    needs : str
+        What the method needs to see, for the message (``"the model's operations"``).
+    """
+    if isinstance(model, torch.jit.ScriptModule | torch.jit.ScriptFunction):
+        raise ModelError(
+            f"the model is TorchScript (torch.jit.script, trace or freeze), which hides {needs} from "
+            "xaikit; explain the eager nn.Module (build the Python class and load its state dict), or "
+            "use a gradient or perturbation method (saliency, integrated_gradients, occlusion, "
+            "kernel_shap), which work on TorchScript"
+        )
+
+
+def check_token_inputs(model: Callable[..., Any], inputs: Any) -> None:
+    """Raise a clear error for integer token ids given to a model that embeds them.
+
+    Gradients and relevance need real-valued inputs, and ``.float()`` ids fail inside the
+    embedding: the explanation has to start at the embeddings.
+    """
+    if not isinstance(inputs, Tensor) or inputs.dtype.is_floating_point or not isinstance(model, nn.Module):
+        return
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Embedding | nn.EmbeddingBag):
+            raise InputError(
+                f"inputs are {inputs.dtype} ids fed to the embedding {name or 'model'!r} "
+                f"({type(module).__name__}); gradients and relevance need real-valued inputs, and "
+                "converting the ids with .float() fails inside the embedding. Explain the embedded "
+                "inputs instead: pass embedding(ids) to the part of the model after the embedding "
+                "(for example xaikit.explain(lambda e: model.head(e), model.embedding(ids))) and sum "
+                "the attribution over the embedding dimension for one value per token"
+            )
+
+
 def check_eval_mode(model: Callable[..., Any]) -> None:
     """Raise if a module whose behaviour depends on training mode is in training mode."""
     if not isinstance(model, nn.Module):
         return
     for name, module in model.named_modules():
-        if module.training and isinstance(module, _TRAINING_SENSITIVE):
+        if getattr(module, "training", False) and isinstance(module, _TRAINING_SENSITIVE):
             where = f"module {name!r}" if name else "the model"
             raise ModelError(
                 f"{where} ({type(module).__name__}) is in training mode, where its output is "
@@ -109,7 +148,7 @@ def preserved_model_state(model: Callable[..., Any]) -> Iterator[None]:
         yield
         return
     modules = list(model.modules())
-    training = [m.training for m in modules]
+    training = [getattr(m, "training", None) for m in modules]  # a frozen TorchScript module has none
     params = list(model.parameters())
     requires_grad = [p.requires_grad for p in params]
     grads = [p.grad for p in params]
@@ -118,7 +157,8 @@ def preserved_model_state(model: Callable[..., Any]) -> Iterator[None]:
         yield
     finally:
         for module, flag, saved in zip(modules, training, hooks):
-            module.training = flag
+            if flag is not None:
+                module.training = flag
             for key, before in saved.items():
                 current = getattr(module, key, None)
                 if current is None:

@@ -316,10 +316,21 @@ class Propagation(TorchFunctionMode):
         outputs, _ = tree_flatten(out)
         if any(isinstance(t, Tensor) and t.dtype.is_floating_point for t in outputs):
             name = ops.describe(func)
+            carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+            if len(carried) == 1:
+                fix = (
+                    "If relevance crosses it like an activation, a reshape, a scaling or a sum, register "
+                    f"it: xaikit.engine.register_operation({name}, 'activation' | 'route' | 'scale' | 'sum'); "
+                    "otherwise give it a rule with xaikit.engine.explainable(rule)."
+                )
+            else:
+                fix = (
+                    f"It combines {len(carried)} tensors that carry relevance, which no registered family "
+                    "fits: give it a rule with xaikit.engine.explainable(rule), or .detach() all but one "
+                    "of them if they act as constants."
+                )
             raise UnsupportedOperationError(
-                f"xaikit cannot propagate relevance through {name} (called in {self._where()}). "
-                "If relevance crosses it like an activation, a reshape, a scaling or a sum, register "
-                f"it: xaikit.engine.register_operation({name}, 'activation' | 'route' | 'scale' | 'sum'). "
+                f"xaikit cannot propagate relevance through {name} (called in {self._where()}). {fix} "
                 "xaikit.engine.supported_operations() lists what is supported."
             )
         return out

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from xaikit.core.base import Model
 from xaikit.core.forward import check_output
+from xaikit.core.validation import check_eager
 from xaikit.engine.composite_protocol import RuleProvider
 from xaikit.engine.dispatch import Propagation
 from xaikit.utils.errors import ModelError
@@ -42,6 +43,7 @@ def run_engine(
     -------
     (engine, input leaf, model output)
     """
+    check_eager(model, "its operations from the propagation engine")
     leaf = inputs.detach().requires_grad_(True)
     prop = Propagation(model, rules, merge_batchnorm=merge_batchnorm)
     if setup is not None:

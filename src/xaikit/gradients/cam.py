@@ -13,9 +13,11 @@ from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.forward import check_output
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
+from xaikit.core.validation import check_eager
 from xaikit.gradients._common import FixedTarget, output_gradient
 from xaikit.gradients.backprop_rules import GuidedRule
 from xaikit.gradients.modified import modified_gradient
+from xaikit.utils.errors import ModelError, ModelOutputError
 
 _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 INTERPOLATIONS = ("auto", "nearest", "linear", "bilinear", "bicubic", "trilinear", "area")
@@ -53,8 +55,12 @@ def layer_gradient(model: Model, inputs: Tensor, target: Target, layer: str | No
     With ``layer=None`` the last convolution that runs is used (or, without convolutions,
     the last module without children whose output has the input's number of dimensions).
     """
+    check_eager(model, "the modules whose feature maps CAM reads")
     if not isinstance(model, nn.Module):
-        raise TypeError("CAM methods choose a layer by module name and need the model to be a torch.nn.Module")
+        raise ModelOutputError(
+            "CAM methods choose a layer by module name and need the model to be a torch.nn.Module; "
+            "wrap the function in an nn.Module whose submodules compute the feature maps"
+        )
     if layer is None:
         candidates = [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]
     else:
@@ -88,7 +94,7 @@ def layer_gradient(model: Model, inputs: Tensor, target: Target, layer: str | No
                 f"{_spatial_layers(model)}"
             )
     elif not fits:
-        raise ValueError("no module of the model outputs a feature map shaped like the input; pass layer=name")
+        raise ModelError("no module of the model outputs a feature map shaped like the input; pass layer=name")
     convolutions = {n for n, m in candidates if isinstance(m, nn.modules.conv._ConvNd)}
     name, activation = next((f for f in reversed(fits) if f[0] in convolutions), fits[-1])
     values = out.detach()
