@@ -40,6 +40,7 @@ def test_outlierness_matches_score_samples(blobs: np.ndarray, bandwidth: float |
     np.testing.assert_allclose(model.score_samples(torch.as_tensor(queries)).numpy(), log_density, atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::xaikit.neon.CoincidentSupportWarning")  # explains support points
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), gamma=st.floats(0.05, 5.0), eps=st.sampled_from([1e-9, 1e-3, 0.5]))
 def test_outlierness_conserved_up_to_eps_dissipation(seed: int, gamma: float, eps: float) -> None:
@@ -135,6 +136,7 @@ def test_redraws_give_error_bars(blobs: np.ndarray) -> None:
     torch.testing.assert_close(summary.relevance, again.relevance, rtol=0, atol=0)
 
 
+@pytest.mark.filterwarnings("ignore::xaikit.neon.CoincidentSupportWarning")  # explains support points
 def test_pipeline_and_preset(blobs: np.ndarray) -> None:
     pipe = make_pipeline(StandardScaler(), KernelDensity(bandwidth=0.5)).fit(blobs * 3.0 + 1.0)
     model = neuralize(pipe)

@@ -26,6 +26,7 @@ def test_decision_function_is_exact(blobs: np.ndarray, gamma: str | float) -> No
     assert np.all(np.diff(model(x).numpy()[order]) <= 1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::xaikit.neon.CoincidentSupportWarning")  # explains support points
 def test_conservation_and_reference_points(blobs: np.ndarray) -> None:
     svm = OneClassSVM(gamma=0.1, nu=0.3).fit(blobs)
     model = neuralize(svm)

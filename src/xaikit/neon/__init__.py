@@ -8,7 +8,9 @@ layers carry the NEON propagation rules; it is then explained in one LRP pass.
   ``KernelDensity``, ``OneClassSVM``, a ``Pipeline`` ending in one);
 - raw-parameter models: :class:`NeuralizedKMeans`, :class:`NeuralizedKernelKMeans`,
   :class:`KDEOutlierness`, :class:`KDEInlierness`, :class:`RandomFeatureInlierness`,
-  :class:`OneClassSVMOutlierness`;
+  :class:`OneClassSVMOutlierness`; points of the training set are explained
+  leave-one-out with ``neuralize(estimator, leave_one_out=True)`` (KDE outlierness,
+  one-class SVM);
 - heads on a deep feature extractor: :func:`on_features` (appendix A of Montavon et
   al., 2022); demos in :mod:`xaikit.neon.images`;
 - the wholesale-customer example: :func:`xaikit.neon.wholesale.reproduce`.
@@ -20,7 +22,8 @@ Examples
 >>> import numpy as np, xaikit
 >>> from sklearn.neighbors import KernelDensity
 >>> X = np.random.default_rng(0).normal(size=(100, 4))
->>> model = xaikit.neon.neuralize(KernelDensity(bandwidth=0.7).fit(X))
+>>> # X[:3] are training points: explain them leave-one-out
+>>> model = xaikit.neon.neuralize(KernelDensity(bandwidth=0.7).fit(X), leave_one_out=True)
 >>> e = xaikit.explain(model, model.transform(X[:3]), method="lrp", composite="neon")
 >>> e.attribution.shape
 torch.Size([3, 4])
@@ -38,11 +41,13 @@ from xaikit.neon.base import Neuralized
 from xaikit.neon.composite import NeonComposite, neon_composite
 from xaikit.neon.deep import DeepClusterHead, DeepOutlierHead, OnFeatures, on_features
 from xaikit.neon.functional import (
+    CoincidentSupportWarning,
     PoolSpec,
     cosine_features,
     dot_cluster_evidence,
     dot_outlierness,
     gaussian_kernels,
+    leave_out_log_weights,
     pool_weights,
     soft_pool,
     squared_distances,
@@ -66,6 +71,7 @@ from xaikit.neon.redraws import RedrawSummary, redraw_inlierness
 from xaikit.neon.rules import Midpoint
 
 __all__ = [
+    "CoincidentSupportWarning",
     "CosineFeatures",
     "DeepClusterHead",
     "DeepOutlierHead",
@@ -92,6 +98,7 @@ __all__ = [
     "dot_cluster_evidence",
     "dot_outlierness",
     "gaussian_kernels",
+    "leave_out_log_weights",
     "neon_composite",
     "neuralize",
     "on_features",

@@ -37,7 +37,9 @@ class Neuralized(nn.Module):
     """A fitted unsupervised model rewritten as a network of NEON layers.
 
     Subclasses set :attr:`default_rule` and build their layers; the forward pass returns
-    the model's score exactly. Explain it like any network::
+    an explainable score of the model, an exact function of the estimator's own scores
+    (each subclass documents the mapping, e.g. KDE outlierness
+    ``-(score_samples - log_normalizer) / gamma``). Explain it like any network::
 
         xaikit.explain(neuralized, x, target, method="lrp", composite=neuralized.composite())
 

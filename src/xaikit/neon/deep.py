@@ -113,6 +113,11 @@ class DeepOutlierHead(nn.Module):
 
     def __init__(self, outlierness: KDEOutlierness) -> None:
         super().__init__()
+        if outlierness.leave_one_out:
+            raise ValueError(
+                "a leave-one-out outlierness model cannot be put on features (the activation "
+                "vectors of a location are not training points); set model.leave_one_out = False"
+            )
         self.register_buffer("support", outlierness.support.clone())
         lw = outlierness.pool.log_weights
         self.register_buffer("log_weights", None if lw is None else lw.clone())

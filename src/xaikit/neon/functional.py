@@ -19,6 +19,7 @@ explaining anomalies" (2020).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +30,13 @@ from torch import Tensor
 from xaikit.engine import OpCall, explainable, graft, safe_reciprocal, times_input
 
 __all__ = [
+    "CoincidentSupportWarning",
     "PoolSpec",
     "cosine_features",
     "dot_cluster_evidence",
     "dot_outlierness",
     "gaussian_kernels",
+    "leave_out_log_weights",
     "pairwise_squared_distances",
     "pool_value",
     "pool_weights",
@@ -74,14 +77,89 @@ class PoolSpec:
         return -1.0 if self.mode == "min" else 1.0
 
 
+class CoincidentSupportWarning(UserWarning):
+    """An explained point coincides with a support point of a pooling over support points.
+
+    The point's own term (squared distance zero) then takes most of the pooling weight, and
+    the distance rule dissipates the relevance it receives: the explanation of a training
+    point of a KDE or one-class SVM keeps almost none of its output. Explain training
+    points leave-one-out (``leave_one_out=True``).
+    """
+
+
 def _masked(h: Tensor, log_weights: Tensor | None, fill: float) -> Tensor:
     if log_weights is None:
         return h
     return torch.where(torch.isneginf(log_weights), torch.full_like(h, fill), h)
 
 
-def pool_value(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
-    """The exact value of a pooling layer (no propagation rule attached)."""
+def _coincident(h: Tensor, exclude: Tensor) -> Tensor:
+    """Which entries of ``h`` lie at or below their threshold ``exclude`` (a boolean tensor)."""
+    return h.detach() <= exclude
+
+
+def leave_out_log_weights(h: Tensor, log_weights: Tensor | None, exclude: Tensor, dim: int = -1) -> Tensor:
+    """Log weights with the entries ``h <= exclude`` left out, renormalized over the others.
+
+    ``log w'_k = log w_k - log sum_{j kept} w_j + log sum_j w_j`` for kept entries and
+    ``-inf`` for the left-out ones (``w_k = 1`` for ``log_weights=None``): the kept weights
+    are rescaled to the total of all weights, to one for normalized weights. Pooling with
+    them is pooling over the kept entries only, as if the left-out support points had
+    never been there (for a KDE: the KDE fitted on the other points).
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        The pooled activations (for a KDE the squared distances to the support points).
+    log_weights : torch.Tensor or None
+        Normalized log weights broadcastable to ``h``.
+    exclude : torch.Tensor
+        Thresholds broadcastable to ``h``.
+    dim : int, default -1
+        The pooled dimension.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape of ``h``.
+
+    Raises
+    ------
+    ValueError
+        If every entry of a pooled row is left out (nothing is left to pool).
+    """
+    h = h.detach()
+    base = torch.zeros_like(h) if log_weights is None else torch.broadcast_to(log_weights.to(h.dtype), h.shape)
+    dropped = _coincident(h, exclude) | torch.isneginf(base)
+    kept = torch.where(dropped, torch.full_like(h, -math.inf), base)
+    total = torch.logsumexp(kept, dim=dim, keepdim=True)
+    if bool(torch.isneginf(total).any()):
+        rows = torch.nonzero(torch.isneginf(total).flatten()).flatten().tolist()
+        raise ValueError(
+            f"leave-one-out leaves no support point for row(s) {rows[:10]}: every support point "
+            "coincides with the explained point; explain it with leave_one_out=False, or add "
+            "support points"
+        )
+    return kept - total + torch.logsumexp(base, dim=dim, keepdim=True)
+
+
+def _effective_log_weights(
+    h: Tensor, spec: PoolSpec, log_weights: Tensor | None, exclude: Tensor | None
+) -> Tensor | None:
+    if exclude is None:
+        return log_weights
+    return leave_out_log_weights(h, log_weights, exclude, spec.dim)
+
+
+def pool_value(
+    h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None, exclude: Tensor | None = None
+) -> Tensor:
+    """The exact value of a pooling layer (no propagation rule attached).
+
+    ``exclude`` (thresholds broadcastable to ``h``) leaves the entries ``h <= exclude``
+    out, the other weights renormalized (:func:`leave_out_log_weights`).
+    """
+    log_weights = _effective_log_weights(h, spec, log_weights, exclude)
     s = spec.sign
     if spec.temperature is None:
         hm = _masked(h, log_weights, -s * math.inf)
@@ -93,7 +171,9 @@ def pool_value(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> 
     return torch.logsumexp(z, dim=spec.dim) * (s / alpha)
 
 
-def pool_weights(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
+def pool_weights(
+    h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None, exclude: Tensor | None = None
+) -> Tensor:
     """The redistribution weights of a pooling layer (they sum to one along ``spec.dim``).
 
     Parameters
@@ -104,6 +184,9 @@ def pool_weights(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -
         The pooling layer's description.
     log_weights : torch.Tensor, optional
         Log prior weights broadcastable to ``h`` (``-inf`` masks an entry out).
+    exclude : torch.Tensor, optional
+        Thresholds broadcastable to ``h``: the entries ``h <= exclude`` are left out (weight
+        zero) and the other prior weights renormalized (:func:`leave_out_log_weights`).
 
     Returns
     -------
@@ -112,6 +195,7 @@ def pool_weights(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -
         when ``spec.beta`` is ``None``.
     """
     h = h.detach()
+    log_weights = _effective_log_weights(h, spec, log_weights, exclude)
     s = spec.sign
     if spec.beta is None:
         hm = _masked(h, log_weights, -s * math.inf)
@@ -123,19 +207,47 @@ def pool_weights(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -
     return torch.softmax(z, dim=spec.dim)
 
 
+def _warn_coincident(h: Tensor, exclude: Tensor, dim: int) -> None:
+    hit = _coincident(h, exclude).any(dim)
+    if not bool(hit.any()):
+        return
+    rows = torch.nonzero(hit.flatten()).flatten().tolist()
+    shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+    warnings.warn(
+        f"explained row(s) {shown} coincide with a support point: its own term takes the pooling "
+        "weight and its relevance is dissipated by the distance rule, so the explanation keeps "
+        "little of the output. To explain points of the training set, leave them out: pass "
+        "leave_one_out=True (xaikit.neon.neuralize(estimator, leave_one_out=True), or "
+        "KDEOutlierness/OneClassSVMOutlierness(..., leave_one_out=True), or set "
+        "model.leave_one_out = True).",
+        CoincidentSupportWarning,
+        stacklevel=2,
+    )
+
+
 def _soft_pool_rule(call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
-    _, spec, log_weights = call.args
+    _, spec, log_weights, exclude, leave_out = call.args
     (g,) = graphs
-    weights = pool_weights(g, spec, log_weights)
+    if exclude is not None and not leave_out:
+        _warn_coincident(g, exclude, spec.dim)
+    weights = pool_weights(g, spec, log_weights, exclude if leave_out else None)
     return graft((g * weights).sum(spec.dim), value)
 
 
 @explainable(_soft_pool_rule)
-def _soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None) -> Tensor:
-    return pool_value(h, spec, log_weights)
+def _soft_pool(
+    h: Tensor, spec: PoolSpec, log_weights: Tensor | None, exclude: Tensor | None, leave_out: bool
+) -> Tensor:
+    return pool_value(h, spec, log_weights, exclude if leave_out else None)
 
 
-def soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> Tensor:
+def soft_pool(
+    h: Tensor,
+    spec: PoolSpec,
+    log_weights: Tensor | None = None,
+    exclude: Tensor | None = None,
+    leave_out: bool = True,
+) -> Tensor:
     """Min- or max-pooling whose relevance follows a soft arg-min (arg-max).
 
     The value is exact (the hard extremum, or the log-sum-exp pooling of
@@ -152,13 +264,28 @@ def soft_pool(h: Tensor, spec: PoolSpec, log_weights: Tensor | None = None) -> T
         Log weights broadcastable to ``h``, normalized by the caller (for log-mean-exp
         pooling ``log(1/N)``, for weighted pooling ``log(alpha_k / sum alpha)``);
         ``-inf`` excludes an entry.
+    exclude : torch.Tensor, optional
+        Coincidence thresholds broadcastable to ``h`` (for a pooling over squared
+        distances to support points: the squared distance at which the pooled point
+        counts as that support point).
+    leave_out : bool, default True
+        With ``exclude``: leave the entries ``h <= exclude`` out of value and
+        redistribution, the other weights renormalized to sum to one
+        (:func:`leave_out_log_weights`); when false they are kept, and explaining
+        (inside the propagation engine) issues a :class:`CoincidentSupportWarning` for
+        the rows that have such entries.
 
     Returns
     -------
     torch.Tensor
         ``h`` pooled along ``spec.dim``.
+
+    Raises
+    ------
+    ValueError
+        If leave-out leaves a row with no entry.
     """
-    return _soft_pool(h, spec, log_weights)
+    return _soft_pool(h, spec, log_weights, exclude, bool(leave_out))
 
 
 #: Elements of the largest ``(rows, support, d)`` block of differences computed at once.

@@ -5,7 +5,8 @@ kernel ``exp(-gamma ||x - u||^2)`` the KDE score is ``p(x) = sum_k w_k exp(-gamm
 with ``h_k = ||x - u_k||^2``, and
 
 - outlierness ``o(x) = -(1/gamma) log p(x) = LME^{-gamma}_k {h_k}`` (distance layer +
-  log-mean-exp pooling, :class:`KDEOutlierness`);
+  log-mean-exp pooling, :class:`KDEOutlierness`), optionally leave-one-out for points of
+  the training set;
 - inlierness ``i(x) = p(x)``, directly (:class:`KDEInlierness`, uninformative uniform
   redistribution) or with random Fourier features (:class:`RandomFeatureInlierness`).
 """
@@ -31,7 +32,13 @@ from xaikit.neon.layers import (
 )
 from xaikit.utils.random import as_generator
 
-__all__ = ["KDEInlierness", "KDEOutlierness", "RandomFeatureInlierness", "normalized_log_weights"]
+__all__ = [
+    "KDEInlierness",
+    "KDEOutlierness",
+    "RandomFeatureInlierness",
+    "coincidence_thresholds",
+    "normalized_log_weights",
+]
 
 
 def _check_support(support: Any) -> Tensor:
@@ -81,6 +88,27 @@ def normalized_log_weights(weights: Any, n: int) -> Tensor:
     return torch.log(w / w.sum())
 
 
+def coincidence_thresholds(support: Tensor, tol: float) -> Tensor:
+    """Squared distances ``tol (1 + ||u_k||^2)`` within which a point counts as support point ``k``.
+
+    Parameters
+    ----------
+    support : torch.Tensor
+        Support points, ``(N, d)``.
+    tol : float
+        Relative tolerance (non-negative).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(N,)``.
+    """
+    tol = float(tol)
+    if not (tol >= 0 and math.isfinite(tol)):
+        raise ValueError(f"coincidence_tol must be non-negative and finite, got {tol}")
+    return tol * (1.0 + (support * support).sum(-1))
+
+
 class KDEOutlierness(Neuralized):
     """KDE outlierness ``o(x) = LME^{-gamma}_k ||x - u_k||^2`` (Montavon et al., 2022, sec. 3.1).
 
@@ -89,6 +117,29 @@ class KDEOutlierness(Neuralized):
     Relevance: ``R_k = softmin_beta(h)_k o(x)`` (weights ``w_k`` included), then
     ``R_i = sum_k (x_i - u_ik)^2 / (eps + h_k) R_k``. Only the share
     ``sum_k eps / (eps + h_k) R_k`` is dissipated.
+
+    **Relation to scikit-learn.** For a ``KernelDensity`` (Gaussian kernel, bandwidth
+    ``b``) neuralized by :func:`xaikit.neon.neuralize`, ``gamma = 1 / (2 b^2)`` and
+    the output is not the estimator's score but the transformed outlierness
+
+    ``o(x) = -(score_samples(x) - log_normalizer) / gamma``,
+    ``log_normalizer = -(d/2) log(2 pi b^2)``
+
+    (:meth:`score_samples` and :meth:`outlierness_from_score_samples` map between the
+    two). ``o`` grows as the log-density falls.
+
+    **Training points.** A point ``x`` of the training set is one of the support points:
+    its own term (``h_k = 0``) takes nearly all the pooling weight when the bandwidth is
+    small, and the distance rule dissipates the relevance it receives, so the
+    explanation keeps almost none of ``o(x)``; explaining such a point warns
+    (:class:`~xaikit.neon.functional.CoincidentSupportWarning`). With
+    ``leave_one_out=True`` the support points that coincide with ``x`` (squared
+    distance at most ``coincidence_tol (1 + ||u_k||^2)``) are left out of the pooling
+    and the other weights renormalized: ``o(x)`` is then the outlierness of ``x``
+    under the KDE fitted on the other points with the same bandwidth (the literature's
+    treatment of training customers, Montavon et al., 2022, sec. 5.1), and relevance
+    is conserved. All copies of a duplicated point are left out. A point that
+    coincides with no support point is not affected.
 
     Parameters
     ----------
@@ -105,6 +156,13 @@ class KDEOutlierness(Neuralized):
         sends all relevance to the nearest support point.
     eps : float, default 1e-9
         Stabilizer of the distance rule.
+    leave_one_out : bool, default False
+        Leave the support points that coincide with the explained point out (see
+        above); also settable later as :attr:`leave_one_out`.
+    coincidence_tol : float, default 1e-12
+        Relative tolerance of coincidence: ``x`` coincides with ``u_k`` when
+        ``||x - u_k||^2 <= coincidence_tol (1 + ||u_k||^2)`` (exact copies, and copies
+        rounded through float32 or a preprocessing step).
     """
 
     def __init__(
@@ -114,14 +172,21 @@ class KDEOutlierness(Neuralized):
         weights: Any = None,
         beta: float | str | None = "auto",
         eps: float = 1e-9,
+        *,
+        leave_one_out: bool = False,
+        coincidence_tol: float = 1e-12,
     ) -> None:
         super().__init__()
         u = _check_support(support)
         self.gamma = _check_gamma(gamma)
         self.beta = _resolve_beta(beta, self.gamma)
         log_w = normalized_log_weights(weights, u.shape[0])
+        self.coincidence_tol = float(coincidence_tol)
+        threshold = coincidence_thresholds(u, self.coincidence_tol)
         self.distances = SquaredDistanceLayer(u, eps)
-        self.pool = SoftPool(PoolSpec("min", self.gamma, self.beta), log_w)
+        self.pool = SoftPool(
+            PoolSpec("min", self.gamma, self.beta), log_w, exclude=threshold, leave_out=bool(leave_one_out)
+        )
         #: Constant of the estimator's log-density (``KernelDensity``: ``-(d/2) log(2 pi h^2)``).
         self.log_normalizer = 0.0
 
@@ -130,22 +195,65 @@ class KDEOutlierness(Neuralized):
         """The support points, ``(N, d)``."""
         return self.distances.support
 
+    @property
+    def leave_one_out(self) -> bool:
+        """Whether support points coinciding with the explained point are left out."""
+        return self.pool.leave_out
+
+    @leave_one_out.setter
+    def leave_one_out(self, value: bool) -> None:
+        self.pool.leave_out = bool(value)
+
+    def coincides(self, x: Tensor) -> Tensor:
+        """Which rows of ``x`` coincide with a support point (within the tolerance), ``(M,)`` bool."""
+        with torch.no_grad():
+            h = self.distances(self._cast(x))
+            assert self.pool.exclude is not None
+            return (h <= self.pool.exclude).any(-1)
+
     def forward(self, x: Tensor) -> Tensor:
-        """Outlierness, ``(M, d) -> (M,)``."""
+        """Outlierness, ``(M, d) -> (M,)`` (leave-one-out when :attr:`leave_one_out` is set)."""
         out: Tensor = self.pool(self.distances(self._cast(x)))
         return out
 
     def score_samples(self, x: Tensor) -> Tensor:
-        """``log_normalizer - gamma o(x)``: ``KernelDensity.score_samples`` for a neuralized KDE."""
+        """``log_normalizer - gamma o(x)``: ``KernelDensity.score_samples`` for a neuralized KDE.
+
+        With :attr:`leave_one_out`, the log-density of the KDE fitted (with the same
+        bandwidth) on the support points that do not coincide with ``x``.
+        """
         with torch.no_grad():
             return self.log_normalizer - self.gamma * self.forward(x)
+
+    def outlierness_from_score_samples(self, scores: Any) -> Tensor:
+        """``o = -(scores - log_normalizer) / gamma`` from ``KernelDensity.score_samples`` values.
+
+        Parameters
+        ----------
+        scores : array-like or torch.Tensor
+            Log-densities, shape ``(M,)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Outlierness, ``(M,)``.
+        """
+        s = as_float_tensor(scores, self.dtype, name="scores")
+        return -(s - self.log_normalizer) / self.gamma
+
+    def pooling_weights(self, x: Tensor) -> Tensor:
+        """The redistribution weights ``p_k`` of the pooling (``R_k = p_k o(x)``), ``(M, N)``."""
+        with torch.no_grad():
+            h = self.distances(self._cast(x))
+            pool = self.pool
+            return pool_weights(h, pool.spec, pool.log_weights, pool.exclude if pool.leave_out else None)
 
     def dissipation(self, x: Tensor) -> Tensor:
         """Relevance the distance rule dissipates: ``sum_k eps / (eps + h_k) R_k``, ``(M,)``."""
         with torch.no_grad():
             h = self.distances(self._cast(x))
             o = self.pool(h)
-            p = pool_weights(h, self.pool.spec, self.pool.log_weights)
+            p = self.pooling_weights(x)
             eps = self.distances.eps
             return (p * o[:, None] * eps / (eps + h)).sum(1)
 

@@ -186,11 +186,25 @@ class SoftPool(nn.Module):
         Mode, value temperature, redistribution sharpness and dimension.
     log_weights : torch.Tensor, optional
         Normalized log weights (``-inf`` masks), broadcastable to the input.
+    exclude : torch.Tensor, optional
+        Coincidence thresholds broadcastable to the input: entries at or below them
+        belong to a support point that coincides with the pooled point.
+    leave_out : bool, default False
+        Leave those entries out (the other weights renormalized); when false they are
+        kept and explaining warns (:class:`~xaikit.neon.functional.CoincidentSupportWarning`).
+        See :func:`~xaikit.neon.functional.soft_pool`.
     """
 
     log_weights: Tensor | None
+    exclude: Tensor | None
 
-    def __init__(self, spec: PoolSpec, log_weights: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        spec: PoolSpec,
+        log_weights: Tensor | None = None,
+        exclude: Tensor | None = None,
+        leave_out: bool = False,
+    ) -> None:
         super().__init__()
         if spec.mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {spec.mode!r}")
@@ -200,14 +214,17 @@ class SoftPool(nn.Module):
                 raise ValueError(f"{name} must be positive or None, got {value}")
         self.spec = spec
         self.register_buffer("log_weights", log_weights)
+        self.register_buffer("exclude", exclude)
+        self.leave_out = bool(leave_out)
 
     def forward(self, h: Tensor) -> Tensor:
         """Pool ``h`` along ``spec.dim``."""
-        return soft_pool(h, self.spec, self.log_weights)
+        return soft_pool(h, self.spec, self.log_weights, self.exclude, self.leave_out)
 
     def extra_repr(self) -> str:
         s = self.spec
-        return f"mode={s.mode!r}, temperature={s.temperature}, beta={s.beta}, dim={s.dim}"
+        out = f"mode={s.mode!r}, temperature={s.temperature}, beta={s.beta}, dim={s.dim}"
+        return out + (f", leave_out={self.leave_out}" if self.exclude is not None else "")
 
 
 class RandomFeatureMap(nn.Module):

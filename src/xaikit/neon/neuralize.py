@@ -56,7 +56,8 @@ def kde_parameters(kde: Any) -> tuple[np.ndarray, float, np.ndarray | None, floa
 
     ``KernelDensity.score_samples(x) = log_normalizer + log sum_k w_k exp(-gamma ||x - u_k||^2)``
     with normalized weights, ``gamma = 1 / (2 bandwidth^2)`` and
-    ``log_normalizer = -(d/2) log(2 pi bandwidth^2)``. The neuralized score is the exact
+    ``log_normalizer = -(d/2) log(2 pi bandwidth^2)``, so the neuralized outlierness is
+    ``o(x) = -(score_samples(x) - log_normalizer) / gamma``. The model computes the exact
     KDE; ``score_samples`` equals it when the estimator's ``atol`` and ``rtol`` are 0 (the
     defaults), and approximates it within those tolerances otherwise.
 
@@ -84,11 +85,20 @@ def kde_parameters(kde: Any) -> tuple[np.ndarray, float, np.ndarray | None, floa
     return support, gamma, weights, log_normalizer
 
 
-def _kde(kde: Any, kind: str, beta: Any, eps: float, n_features: int, seed: Any) -> Neuralized:
+def _kde(
+    kde: Any, kind: str, beta: Any, eps: float, n_features: int, seed: Any, leave_one_out: bool
+) -> Neuralized:
     support, gamma, weights, log_normalizer = kde_parameters(kde)
     model: KDEOutlierness | KDEInlierness | RandomFeatureInlierness
+    if leave_one_out and kind != "outlierness":
+        raise ValueError(
+            f"leave_one_out=True applies to kind='outlierness', not {kind!r}; for the inlierness of "
+            "a training point build the model on the other points, e.g. "
+            "KDEInlierness(np.delete(X, row, axis=0), gamma) or "
+            "RandomFeatureInlierness(np.delete(X, row, axis=0), gamma)"
+        )
     if kind == "outlierness":
-        model = KDEOutlierness(support, gamma, weights, beta=beta, eps=eps)
+        model = KDEOutlierness(support, gamma, weights, beta=beta, eps=eps, leave_one_out=leave_one_out)
     elif kind == "inlierness":
         model = KDEInlierness(support, gamma, weights)
     elif kind == "random_features":
@@ -99,7 +109,7 @@ def _kde(kde: Any, kind: str, beta: Any, eps: float, n_features: int, seed: Any)
     return model
 
 
-def _ocsvm(svm: Any, beta: Any, eps: float) -> Neuralized:
+def _ocsvm(svm: Any, beta: Any, eps: float, leave_one_out: bool) -> Neuralized:
     _check_is_fitted(svm, "support_vectors_")
     if svm.kernel != "rbf":
         raise ValueError(
@@ -114,6 +124,7 @@ def _ocsvm(svm: Any, beta: Any, eps: float) -> Neuralized:
         offset=float(np.asarray(svm.offset_).reshape(-1)[0]),
         beta=beta,
         eps=eps,
+        leave_one_out=leave_one_out,
     )
 
 
@@ -130,12 +141,34 @@ def neuralize(
     eps: float = 1e-9,
     n_features: int = 2500,
     seed: int | None = 0,
+    leave_one_out: bool = False,
 ) -> Neuralized:
     """Rewrite a fitted unsupervised estimator as an explainable network (NEON).
 
-    The returned module's output equals the estimator's score (in float64), and its
-    layers carry the NEON rules, so that ``xaikit.explain(model, x, method="lrp",
-    composite=model.composite())`` (or ``model.explain(X)``) explains it in one pass.
+    The returned module computes, in float64, an explainable score of the estimator,
+    an exact function of the estimator's own scores but not (except for direct KDE
+    inlierness) equal to them; its layers carry the NEON rules, so that
+    ``xaikit.explain(model, x, method="lrp", composite=model.composite())`` (or
+    ``model.explain(X)``) explains it in one pass. The output is, with ``d`` the input
+    dimension:
+
+    - ``KMeans``/``MiniBatchKMeans``: the cluster evidence
+      ``f_c(x) = min_{k != c} ||x - mu_k||^2 - ||x - mu_c||^2`` of every cluster ``c``
+      (positive for the cluster ``predict`` assigns);
+    - ``KernelDensity``, ``kind="outlierness"``: ``o(x) = -(score_samples(x) -
+      log_normalizer) / gamma`` with ``gamma = 1 / (2 bandwidth^2)`` and
+      ``log_normalizer = -(d/2) log(2 pi bandwidth^2)`` (``model.score_samples`` and
+      ``model.outlierness_from_score_samples`` map back and forth);
+    - ``KernelDensity``, ``kind="inlierness"``: ``i(x) = exp(score_samples(x) -
+      log_normalizer)``; ``kind="random_features"``: a random-feature approximation of
+      it;
+    - ``OneClassSVM``: ``o(x) = -log(score_samples(x) / A) / gamma`` with
+      ``A = sum(dual_coef_)`` and ``gamma`` the fitted ``_gamma`` (equivalently
+      ``-log((decision_function(x) + offset_) / A) / gamma``).
+
+    The identities hold for any input except, with ``leave_one_out=True``, for points
+    that coincide with a support point (see below). For a ``KernelDensity`` with non-zero
+    ``atol``/``rtol``, ``score_samples`` only approximates the exact KDE the model computes.
 
     Parameters
     ----------
@@ -161,6 +194,16 @@ def neuralize(
         Random features (``kind="random_features"``).
     seed : int, optional
         Seed of the random features.
+    leave_one_out : bool, default False
+        For KDE outlierness and one-class SVMs: explain points of the training set
+        leave-one-out. Support points coinciding with the explained point (within the
+        model's ``coincidence_tol``) are left out of the pooling and the other weights
+        renormalized, so that a training point's outlierness is that of the KDE fitted
+        on the other points with the same bandwidth (for an SVM: its expansion without
+        the point's own term), and its relevance is conserved. Without it the point's
+        own term takes the pooling weight and its relevance is dissipated; explaining
+        such a point warns (:class:`~xaikit.neon.functional.CoincidentSupportWarning`).
+        Also settable later as ``model.leave_one_out``.
 
     Returns
     -------
@@ -172,7 +215,8 @@ def neuralize(
     TypeError
         For unsupported estimators.
     ValueError
-        For unsupported kernels or metrics (the message names the fix).
+        For unsupported kernels or metrics (the message names the fix), or
+        ``leave_one_out=True`` for a model without support points.
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
 
@@ -191,7 +235,15 @@ def neuralize(
     from sklearn.pipeline import Pipeline
     from sklearn.svm import OneClassSVM
 
-    options = {"kind": kind, "beta": beta, "rule": rule, "eps": eps, "n_features": n_features, "seed": seed}
+    options = {
+        "kind": kind,
+        "beta": beta,
+        "rule": rule,
+        "eps": eps,
+        "n_features": n_features,
+        "seed": seed,
+        "leave_one_out": leave_one_out,
+    }
     if isinstance(estimator, Pipeline):
         if len(estimator.steps) == 0:
             raise ValueError("the pipeline has no steps")
@@ -215,16 +267,21 @@ def neuralize(
     if isinstance(estimator, KMeans | MiniBatchKMeans):
         if kind not in (None, "clusters"):
             raise ValueError(f"kind for {type(estimator).__name__} must be 'clusters', got {kind!r}")
+        if leave_one_out:
+            raise ValueError(
+                "leave_one_out=True applies to KernelDensity outlierness and OneClassSVM; k-means "
+                "cluster evidence has no support points to leave out"
+            )
         _check_is_fitted(estimator, "cluster_centers_")
         model_out = NeuralizedKMeans(
             np.array(estimator.cluster_centers_, dtype=np.float64), beta=beta, rule=rule or "wsquare"
         )
     elif isinstance(estimator, KernelDensity):
-        model_out = _kde(estimator, kind or "outlierness", beta, eps, n_features, seed)
+        model_out = _kde(estimator, kind or "outlierness", beta, eps, n_features, seed, leave_one_out)
     elif isinstance(estimator, OneClassSVM):
         if kind not in (None, "outlierness"):
             raise ValueError(f"kind for OneClassSVM must be 'outlierness', got {kind!r}")
-        model_out = _ocsvm(estimator, beta, eps)
+        model_out = _ocsvm(estimator, beta, eps, leave_one_out)
     else:
         raise _unsupported(estimator)
     names = getattr(estimator, "feature_names_in_", None)
