@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.base import Attribution, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.gradients._common import (
@@ -13,7 +15,8 @@ from xaikit.gradients._common import (
     as_reference_set,
     forward,
 )
-from xaikit.utils.options import check_batch_size, check_positive_int
+from xaikit.gradients.sampled import SampledExplainer
+from xaikit.utils.options import check_positive_int
 from xaikit.utils.random import as_generator
 
 
@@ -29,7 +32,8 @@ def mean_reference_value(
 
 
 @register_method("expected_gradients", aliases=("gradient_shap", "gradientshap"))
-class ExpectedGradients(Explainer):
+@dataclass(eq=False, repr=False)
+class ExpectedGradients(SampledExplainer):
     """Expected gradients (Erion et al., 2021), the gradient-SHAP of Lundberg and Lee (2017).
 
     ``R = E_{b ~ D, t ~ U(0, 1)} [(x - b) * grad f(b + t (x - b))]``, estimated with
@@ -56,19 +60,12 @@ class ExpectedGradients(Explainer):
     ``Explanation.delta`` (also ``extras["completeness_gap"]``) shows the sampling error.
     """
 
-    def __init__(
-        self,
-        baselines: Tensor | None = None,
-        samples: int = 20,
-        seed: int | torch.Generator | None = 0,
-        batch_size: int | None = 64,
-        progress: bool | None = None,
-    ) -> None:
-        self.baselines = baselines
-        self.samples = check_positive_int(samples, "samples")
-        self.seed = seed
-        self.batch_size = check_batch_size(batch_size)
-        self.progress = progress
+    baselines: Tensor | None = None
+    samples: int = 20
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.samples = check_positive_int(self.samples, "samples")
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         x = inputs.detach()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,7 +17,8 @@ from xaikit.gradients._common import (
     check_stdev,
     forward,
 )
-from xaikit.utils.options import check_batch_size, check_positive_int
+from xaikit.gradients.sampled import SampledExplainer
+from xaikit.utils.options import check_positive_int
 from xaikit.utils.progress import progress
 
 VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
@@ -37,7 +39,8 @@ def repeated_target(resolved: ResolvedTarget, copies: int) -> Target:
 
 
 @register_method("noise_tunnel", aliases=("smoothgrad", "smooth_grad"))
-class NoiseTunnel(Explainer):
+@dataclass(eq=False, repr=False)
+class NoiseTunnel(SampledExplainer):
     """Average an explanation over noisy copies of the input (Smilkov et al., 2017).
 
     For ``x_s = x + eps_s``, ``eps_s ~ N(0, sigma^2 I)``, ``sigma = stdev * (max(x) - min(x))``
@@ -75,38 +78,30 @@ class NoiseTunnel(Explainer):
     the wrapped method has none).
     """
 
-    def __init__(
-        self,
-        base_method: str | Explainer = "saliency",
-        base_options: dict[str, Any] | None = None,
-        variant: str = "smoothgrad",
-        samples: int = 25,
-        stdev: float = 0.15,
-        seed: int | torch.Generator | None = 0,
-        batch_size: int | None = 64,
-        progress: bool | None = None,
-    ) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown noise tunnel variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-        if isinstance(base_method, Explainer):
-            if base_options:
+    base_method: str | Explainer = "saliency"
+    base_options: dict[str, Any] | None = None
+    variant: str = "smoothgrad"
+    samples: int = 25
+    stdev: float = 0.15
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown noise tunnel variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        base = self.base_method
+        if isinstance(base, Explainer):
+            if self.base_options:
                 raise TypeError("pass base_options only with a method name; configure the explainer object instead")
-            inner = base_method
-        elif isinstance(base_method, str):
-            options = dict(base_options or {})
-            if "progress" in inspect.signature(get_method(base_method).__init__).parameters:
+            inner = base
+        elif isinstance(base, str):
+            options = dict(self.base_options or {})
+            if "progress" in inspect.signature(get_method(base).__init__).parameters:
                 options.setdefault("progress", False)  # one bar, the tunnel's
-            inner = make_method(base_method, **options)
+            inner = make_method(base, **options)
         else:
-            raise TypeError(f"base_method must be a registered name or an Explainer, got {type(base_method).__name__}")
-        self.base_method = base_method
-        self.base_options = base_options
-        self.variant = variant
-        self.samples = check_positive_int(samples, "samples")
-        self.stdev = check_stdev(stdev)
-        self.seed = seed
-        self.batch_size = check_batch_size(batch_size)
-        self.progress = progress
+            raise TypeError(f"base_method must be a registered name or an Explainer, got {type(base).__name__}")
+        self.samples = check_positive_int(self.samples, "samples")
+        self.stdev = check_stdev(self.stdev)
         self._inner = inner
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.base import Attribution, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import Target
 from xaikit.gradients._common import (
@@ -16,11 +18,13 @@ from xaikit.gradients._common import (
     check_stdev,
     forward,
 )
-from xaikit.utils.options import check_batch_size, check_positive_int
+from xaikit.gradients.sampled import SampledExplainer
+from xaikit.utils.options import check_positive_int
 
 
 @register_method("smooth_integrated_gradients", aliases=("smooth_ig", "smoothed_integrated_gradients"))
-class SmoothIntegratedGradients(Explainer):
+@dataclass(eq=False, repr=False)
+class SmoothIntegratedGradients(SampledExplainer):
     """Integrated gradients with smoothing (Samek et al., 2021, Algorithm 5).
 
     ``R = 1/(S T) sum_s sum_t (x - b_s) * grad f(b_s + (t - 1/2)/T (x - b_s))`` where the
@@ -54,23 +58,16 @@ class SmoothIntegratedGradients(Explainer):
     to them.
     """
 
-    def __init__(
-        self,
-        baseline: BaselineLike = None,
-        samples: int = 5,
-        steps: int = 5,
-        stdev: float = 0.1,
-        seed: int | torch.Generator | None = 0,
-        batch_size: int | None = 64,
-        progress: bool | None = None,
-    ) -> None:
-        self.baseline = baseline
-        self.samples = check_positive_int(samples, "samples")
-        self.steps = check_positive_int(steps, "steps")
-        self.stdev = check_stdev(stdev)
-        self.seed = seed
-        self.batch_size = check_batch_size(batch_size)
-        self.progress = progress
+    baseline: BaselineLike = None
+    samples: int = 5
+    steps: int = 5
+    stdev: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.samples = check_positive_int(self.samples, "samples")
+        self.steps = check_positive_int(self.steps, "steps")
+        self.stdev = check_stdev(self.stdev)
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         x = inputs.detach()
