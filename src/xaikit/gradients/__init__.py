@@ -20,6 +20,7 @@ from xaikit.gradients.backprop_rules import (
     modified_gradient_composite,
 )
 from xaikit.gradients.cam import GradCam, GradCamPlusPlus, GuidedGradCam
+from xaikit.gradients.completeness import CompletenessWarning
 from xaikit.gradients.deeplift import DeepLift, DeepShap
 from xaikit.gradients.deeplift_rules import (
     MaxPoolRule,
@@ -38,6 +39,7 @@ from xaikit.gradients.smooth_ig import SmoothIntegratedGradients
 
 __all__ = [
     "RAP",
+    "CompletenessWarning",
     "DeconvNet",
     "DeconvRule",
     "DeepLift",
