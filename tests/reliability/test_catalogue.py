@@ -35,6 +35,9 @@ from xaikit.utils.errors import XaikitError
 
 METHODS = xaikit.methods()
 
+#: The catalogue builds TorchScript models on purpose (torch deprecates the API, not the files).
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+
 
 def test_every_registered_method_is_in_the_catalogue() -> None:
     missing = sorted(set(METHODS) - set(METHOD_OPTIONS))
@@ -174,3 +177,26 @@ def test_a_user_hook_still_runs_and_stays(method: str) -> None:
         _assert_close(e, reference, 1e-9)
     finally:
         handle.remove()
+
+
+@pytest.mark.parametrize("write", ["data", "load_state_dict", "double"])
+@pytest.mark.parametrize("method", METHODS)
+def test_weights_changed_between_calls_are_explained_fresh(method: str, write: str) -> None:
+    """Finding 1 for every method: the second call explains the model as it is now."""
+    model, x = clean_model(method), clean_inputs(method)
+    if write == "double":
+        model, x = model.float(), x.float()
+    _explain(method, model, x, 1)  # the first call (any derived weights are made here)
+    changed = clean_model(method)
+    with torch.no_grad():
+        for p in changed.parameters():
+            p.mul_(-1.5)
+    if write == "data":
+        for p, q in zip(model.parameters(), changed.parameters(), strict=True):
+            p.data = q.data.clone()
+    elif write == "load_state_dict":
+        model.load_state_dict(changed.state_dict())
+    else:
+        model.double().load_state_dict(changed.state_dict())
+        x = clean_inputs(method)
+    _assert_close(_explain(method, model, x, 1), _explain(method, changed, clean_inputs(method), 1), 1e-9)
