@@ -287,7 +287,7 @@ CASES: tuple[Case, ...] = (
     Case("dict_output", _with_model(lambda m: Wrapped(m, lambda x, y: {"logits": y})), "error"),
     Case("scalar_output", _with_model(lambda m: Wrapped(m, lambda x, y: y.sum())), "error"),
     Case("batch_dimension_dropped", _with_model(lambda m: Wrapped(m, lambda x, y: y.sum(0, keepdim=True))), "error"),
-    Case("class_index_output", _with_model(lambda m: Wrapped(m, lambda x, y: y.argmax(1))), "error"),
+    Case("class_index_output", lambda m: (Wrapped(clean_model(m), lambda x, y: y.argmax(1)), clean_inputs(m), None), "error"),
     Case("functional_dropout", _with_model(lambda m: Prefixed(m, _functional_dropout)), "error"),
     Case("dropout_module_in_training", _with_model(lambda m: nn.Sequential(nn.Dropout(0.5), m).train()), "error"),
     Case("nan_weight", _with_model(_nan_weight), "error"),
