@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from xaikit.core.base import Model
+from xaikit.core.base import Attribution, Model
 from xaikit.core.forward import check_output
 from xaikit.core.forward import forward as core_forward
 from xaikit.core.targets import ResolvedTarget, Target
@@ -115,6 +115,50 @@ def as_reference_set(baselines: Tensor | None, inputs: Tensor, *, name: str = "b
 
 
 
+
+
+def gradients_along_rows(
+    model: Model,
+    origins: Tensor,
+    directions: Tensor,
+    alphas: Tensor,
+    weights: Tensor,
+    resolved: ResolvedTarget,
+    batch_size: int | None,
+    *,
+    desc: str,
+    show: bool | None,
+) -> Tensor:
+    """:func:`accumulate_gradients` with every row its own path (``resolved`` one target per row)."""
+    rows = len(origins)
+    owners = torch.arange(rows, device=origins.device)
+    return accumulate_gradients(
+        model, origins, directions, owners, alphas, weights, resolved, rows, batch_size, desc=desc, show=show
+    )
+
+
+def path_attribution(
+    f_input: Tensor,
+    f_reference: Tensor,
+    attribution: Tensor,
+    resolved: ResolvedTarget,
+    extras: dict[str, Tensor],
+) -> Attribution:
+    """The :class:`Attribution` of a path method averaged over random references.
+
+    ``output`` is ``f(x) - f_reference`` (``f_reference`` the mean value at the references,
+    also the explanation's ``baseline``); ``extras`` gain ``completeness_gap``, what the
+    attributions miss of it (the sampling and quadrature error), and ``f_input``.
+    """
+    output = f_input - f_reference
+    gap = output - attribution.flatten(1).sum(1)
+    return Attribution(
+        attribution=attribution,
+        output=output,
+        target=resolved,
+        extras={"completeness_gap": gap, "f_input": f_input, **extras},
+        baseline=f_reference,
+    )
 
 
 def accumulate_gradients(

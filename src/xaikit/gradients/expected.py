@@ -11,9 +11,10 @@ from xaikit.core.base import Attribution, Model
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.gradients._common import (
-    accumulate_gradients,
     as_reference_set,
     forward,
+    gradients_along_rows,
+    path_attribution,
 )
 from xaikit.gradients.sampled import SampledExplainer
 from xaikit.utils.options import check_positive_int
@@ -83,27 +84,9 @@ class ExpectedGradients(SampledExplainer):
         f_x = resolved.select(out_x)
         f_refs = mean_reference_value(model, refs, resolved, n, self.batch_size)
 
-        rows = n * k
-        per_draw = accumulate_gradients(
-            model,
-            origins,
-            directions,
-            torch.arange(rows, device=x.device),
-            alphas,
-            torch.ones_like(alphas),
-            resolved.take(owners),
-            rows,
-            self.batch_size,
-            desc="expected gradients",
-            show=self.progress,
+        per_draw = gradients_along_rows(
+            model, origins, directions, alphas, torch.ones_like(alphas), resolved.take(owners), self.batch_size,
+            desc="expected gradients", show=self.progress,
         )
         attribution = (directions * per_draw).view(n, k, *x.shape[1:]).mean(1)
-        output = f_x - f_refs
-        gap = output - attribution.flatten(1).sum(1)
-        return Attribution(
-            attribution=attribution,
-            output=output,
-            target=resolved,
-            extras={"completeness_gap": gap, "f_input": f_x, "f_baselines": f_refs},
-            baseline=f_refs,
-        )
+        return path_attribution(f_x, f_refs, attribution, resolved, {"f_baselines": f_refs})

@@ -13,10 +13,11 @@ from xaikit.core.targets import Target
 from xaikit.gradients._common import (
     BaselineLike,
     RelativeNoise,
-    accumulate_gradients,
     as_baseline,
     check_stdev,
     forward,
+    gradients_along_rows,
+    path_attribution,
 )
 from xaikit.gradients.sampled import SampledExplainer
 from xaikit.utils.options import check_positive_int
@@ -87,31 +88,11 @@ class SmoothIntegratedGradients(SampledExplainer):
         rows = s * n
         alphas = ((torch.arange(t, dtype=torch.float64) + 0.5) / t).expand(rows, t)
         weights = torch.full((rows, t), 1.0 / t, dtype=torch.float64)
-        per_path = accumulate_gradients(
-            model,
-            starts,
-            directions,
-            torch.arange(rows, device=x.device),
-            alphas,
-            weights,
-            resolved.take(owners),
-            rows,
-            self.batch_size,
-            desc="smooth integrated gradients",
-            show=self.progress,
+        per_path = gradients_along_rows(
+            model, starts, directions, alphas, weights, resolved.take(owners), self.batch_size,
+            desc="smooth integrated gradients", show=self.progress,
         )
         attribution = (directions * per_path).view(s, n, *x.shape[1:]).mean(0)
-        output = f_x - f_starts.mean(0)
-        gap = output - attribution.flatten(1).sum(1)
-        return Attribution(
-            attribution=attribution,
-            output=output,
-            target=resolved,
-            extras={
-                "completeness_gap": gap,
-                "f_input": f_x,
-                "f_starts": f_starts.mean(0),
-                "noise_stdev": noise_source.sigma,
-            },
-            baseline=f_starts.mean(0),
-        )
+        f_reference = f_starts.mean(0)
+        extras = {"f_starts": f_reference, "noise_stdev": noise_source.sigma}
+        return path_attribution(f_x, f_reference, attribution, resolved, extras)
