@@ -114,17 +114,28 @@ class Gated(nn.Module):
         return self.a(x) * torch.sigmoid(self.b(x))
 
 
-class Erf(nn.Module):
+class LogGamma(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
-        return torch.special.erf(x).sum(1, keepdim=True)
+        return torch.lgamma(x + 1.0).sum(1, keepdim=True)
 
 
 def test_unsupported_operations_name_the_op_and_the_fix() -> None:
-    x = torch.rand(3, 4)
-    with pytest.raises(UnsupportedOperationError, match="both carry relevance"):
-        xaikit.explain(Gated().eval(), x)
-    with pytest.raises(UnsupportedOperationError, match=r"erf.*register_operation"):
-        xaikit.explain(Erf(), x)
+    with pytest.raises(UnsupportedOperationError, match=r"lgamma.*register_operation"):
+        xaikit.explain(LogGamma(), torch.rand(3, 4))
+
+
+def test_a_sigmoid_gate_gets_no_relevance_and_the_signal_takes_all() -> None:
+    """Signal-take-all (Arras et al.): ``a(x) * sigmoid(b(x))`` explains as ``a`` with the gate held constant."""
+    model = Gated().double().eval()
+    with torch.no_grad():
+        model.a.bias.zero_()
+    x = torch.rand(3, 4, dtype=torch.float64)
+    e = xaikit.explain(model, x, target=1, method="lrp", composite="epsilon", composite_options={"epsilon": 0.0})
+    gate = torch.sigmoid(model.b(x)).detach()[:, 1:2]
+    expected = x * model.a.weight[1].detach() * gate  # LRP-0 of the linear signal, scaled by the constant gate
+    # the product's stabilizer (1e-9, relative) is the only departure from the formula
+    torch.testing.assert_close(e.attribution, expected, rtol=1e-8, atol=1e-12)
+    torch.testing.assert_close(e.attribution.sum(1), e.output, rtol=1e-8, atol=1e-12)
 
 
 def test_registering_an_operation_makes_it_work() -> None:

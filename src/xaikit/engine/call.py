@@ -34,6 +34,11 @@ class OpCall:
     _flat: tuple[Any, ...]
     _spec: TreeSpec
     _positions: tuple[int, ...]
+    #: For products: the role of each carrying tensor, ``"gate"`` (the output of a
+    #: saturating non-linearity such as a sigmoid, or an affine function of one),
+    #: ``"statistic"`` (a normalizing statistic: a reduction of the input and functions
+    #: of it) or ``"signal"``; empty for other operations.
+    roles: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -63,6 +68,20 @@ class OpCall:
     def __call__(self, *tensors: Tensor) -> Any:
         a, k = self.arguments(*tensors)
         return self.func(*a, **k)
+
+    def with_values(self, *tensors: Tensor | None) -> Any:
+        """The call with the carrying tensors ``tensors`` where given and their values where ``None``."""
+        values = [self._value_at(i) if t is None else t for i, t in enumerate(tensors)]
+        return self(*values)
+
+    def value_of(self, position: int) -> Tensor:
+        """The value of the ``position``-th carrying tensor."""
+        return self._value_at(position)
+
+    def _value_at(self, position: int) -> Tensor:
+        flat, _ = tree_flatten((list(self.args), dict(self.kwargs)))
+        value: Tensor = flat[self._positions[position]]
+        return value
 
     def on_values(self) -> Any:
         """The call on the true values (no replacement)."""

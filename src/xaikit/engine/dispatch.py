@@ -29,6 +29,7 @@ from xaikit.engine import ops
 from xaikit.engine.call import OpCall
 from xaikit.engine.composite_protocol import RuleProvider
 from xaikit.engine.custom import CustomRule, custom_rule
+from xaikit.engine.decompositions import DECOMPOSITIONS
 from xaikit.engine.derived import new_generation
 from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
 from xaikit.engine.gradient import Gradient
@@ -93,6 +94,8 @@ class Propagation(TorchFunctionMode):
         self._counts: dict[str, int] = {}
         self.layers: list[LayerInfo] = []
         self._masks = SignMasks()
+        #: ``"gate"``, ``"squash"`` or ``"statistic"`` for carried tensors that are one (see :meth:`_note_role`).
+        self._roles: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
         self._visibility = Visibility()
         #: Derived weights are cached within this run only (see :mod:`xaikit.engine.derived`).
         self.generation = new_generation()
@@ -269,6 +272,9 @@ class Propagation(TorchFunctionMode):
         rule = custom_rule(func)
         if rule is not None:
             return self._custom(func, rule, list(args), kwargs)
+        decomposition = DECOMPOSITIONS.get(func)
+        if decomposition is not None:
+            return self._inside(decomposition, args, kwargs)
         relu_input = self._masks.relu_input(func, args, kwargs)
         if relu_input is not None and self.carries(relu_input):
             return self._on_activation(torch.relu, [relu_input], {})
@@ -285,10 +291,19 @@ class Propagation(TorchFunctionMode):
         call_args, kwargs, inplace_flag = ops.without_inplace(func, list(args), kwargs)
         handler = getattr(self, "_on_" + family)
         result = handler(func, call_args, kwargs)
+        self._note_role(func, family, call_args, kwargs, result)
         if (inplace or inplace_flag) and args and self.carries(args[0]) and self.carries(result):
             # The model mutated args[0]: from now on that tensor stands for the result.
             self._carry[args[0]] = self._carry[result]
         return result
+
+    def _inside(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        """Run ``func`` with the engine active again (its operations are propagated one by one)."""
+        TorchFunctionMode.__enter__(self)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            TorchFunctionMode.__exit__(self, None, None, None)
 
     def _unseen(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         """An operation on carried tensors with gradients disabled: its value, noted as out of sight."""
@@ -334,6 +349,66 @@ class Propagation(TorchFunctionMode):
                 "xaikit.engine.supported_operations() lists what is supported."
             )
         return out
+
+    def _note_role(self, func: Callable[..., Any], family: str, args: list[Any], kwargs: dict[str, Any], result: Any) -> None:
+        """Tag ``result`` as a gate (sigmoid-like output, or a shifted tanh) or a normalizing statistic.
+
+        Products consult the tags: a gate or a statistic multiplying a signal is held
+        constant, so the signal takes all relevance (signal-take-all for LSTM/GRU gates;
+        the identity rule of a normalization such as RMS norm written out).
+        """
+        if not isinstance(result, Tensor) or not self.carries(result):
+            return
+        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+        roles = [self._roles.get(t) for t in carried]
+        role: str | None = None
+        if family == "activation":
+            if func in ops.GATES:
+                role = "gate"
+            elif func in ops.SQUASHES:
+                role = "squash"
+            elif roles == ["statistic"]:
+                role = "statistic"
+        elif family in ("scale", "sum") and len(carried) == 1:
+            if family == "sum" and result.numel() < carried[0].numel():
+                role = "statistic"
+            elif roles[0] == "squash":
+                role = "gate" if family == "sum" else "squash"
+            else:
+                role = roles[0]
+        elif family == "route" and len(carried) == 1:
+            role = roles[0]
+        elif carried and all(r == "statistic" for r in roles):
+            role = "statistic"
+        if role is not None:
+            self._roles[result] = role
+
+    def _product_role(self, t: Tensor) -> str:
+        role = self._roles.get(t)
+        return role if role in ("gate", "statistic") else "signal"
+
+    def _product(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """A product of several carried tensors under the composite's product rule."""
+        call, carried = self._call(func, args, kwargs)
+        call = replace(call, roles=tuple(self._product_role(t) for t in carried))
+        with torch.no_grad():
+            value = call.on_values()
+        rule = self._elementwise_rule(self._info(OpKind.PRODUCT, func))
+        out = rule.propagate_elementwise(call, [self.graph_of(t) for t in carried], value)
+        return self._mark(out)
+
+    def _on_softmax(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return self._elementwise(OpKind.SOFTMAX, func, args, kwargs)
+
+    def _on_statistic(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Variance, standard deviation, norms: normalizers, held constant (their value only)."""
+        return self._on_constant(func, args, kwargs)
+
+    def _on_einsum(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+        if len(carried) > 1:
+            return self._product(func, args, kwargs)
+        return self._elementwise(OpKind.SUM, func, args, kwargs)  # a linear map of the one carried operand
 
     # families ---------------------------------------------------------------
     def _on_constant(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -433,6 +508,13 @@ class Propagation(TorchFunctionMode):
     def _on_scale(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
         name = getattr(func, "__name__", "")
+        if len(carried) > 1 and func in ops.PRODUCTS:
+            return self._product(func, args, kwargs)
+        if len(carried) > 1 and func in ops.DIVISIONS and self._product_role(args[1]) != "signal":
+            return self._product(func, args, kwargs)  # a signal over a held-constant normalizer
+        if len(carried) == 1 and func in ops.DIVISIONS and not self.carries(args[0]):
+            if self._roles.get(args[1]) == "statistic":
+                return self._elementwise(OpKind.ACTIVATION, func, args, kwargs)  # c / statistic
         if len(carried) > 1:
             raise UnsupportedOperationError(
                 f"{ops.describe(func)} in {self._where()} multiplies or divides two tensors that both "
@@ -452,11 +534,7 @@ class Propagation(TorchFunctionMode):
             return self._layer(OpKind.DENSE, func, args, kwargs, layout="right")
         a, b = args[0], args[1]
         if self.carries(a) and self.carries(b):
-            raise UnsupportedOperationError(
-                f"{ops.describe(func)} in {self._where()} multiplies two tensors that both carry "
-                "relevance (for example attention scores with values); register a rule for it, or "
-                "detach one operand."
-            )
+            return self._product(func, args, kwargs)
         name = getattr(func, "__name__", "")
         swapped = name == "__rmatmul__"
         x_first = self.carries(a) != swapped

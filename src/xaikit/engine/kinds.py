@@ -27,6 +27,11 @@ class OpKind(str, Enum):
     SUM = "sum"
     #: Max-pooling (routed by its natural gradient unless a rule is assigned).
     MAX_POOL = "max_pool"
+    #: Products of two or more tensors that carry relevance: elementwise (a gate times a
+    #: state, ``x * sigmoid(x)``) or matrix products (``Q @ K.T``, ``A @ V``, ``einsum``).
+    PRODUCT = "product"
+    #: Softmax (attention weights): refused unless a rule is assigned.
+    SOFTMAX = "softmax"
 
     def __str__(self) -> str:
         return self.value
@@ -44,7 +49,9 @@ class OpKind(str, Enum):
 #: Parametric linear layers: their rules implement ``propagate(op, a)``.
 LAYER_KINDS: frozenset[OpKind] = frozenset({OpKind.DENSE, OpKind.CONV, OpKind.CONV_TRANSPOSE})
 #: Parameter-free operations: their rules implement ``propagate_elementwise(call, graphs, value)``.
-ELEMENTWISE_KINDS: frozenset[OpKind] = frozenset({OpKind.ACTIVATION, OpKind.SCALE, OpKind.SUM, OpKind.MAX_POOL})
+ELEMENTWISE_KINDS: frozenset[OpKind] = frozenset(
+    {OpKind.ACTIVATION, OpKind.SCALE, OpKind.SUM, OpKind.MAX_POOL, OpKind.PRODUCT, OpKind.SOFTMAX}
+)
 #: Every kind.
 ALL_KINDS: frozenset[OpKind] = LAYER_KINDS | ELEMENTWISE_KINDS
 

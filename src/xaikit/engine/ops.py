@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 Func = Callable[..., Any]
 
-FAMILIES = ("route", "activation", "scale", "sum", "dense", "conv", "conv_transpose", "constant")
+FAMILIES = ("route", "activation", "scale", "sum", "dense", "conv", "conv_transpose", "constant", "softmax", "statistic", "einsum")
 
 _T = torch.Tensor
 
@@ -93,6 +93,8 @@ ACTIVATION: list[Func] = [
         "__abs__",
     ),
     *_functions(torch, "relu", "tanh", "sigmoid", "clamp", "clip", "clamp_min", "clamp_max", "abs", "selu", "celu"),
+    *_methods("rsqrt", "sqrt", "pow", "__pow__", "__rpow__", "erf", "reciprocal", "square"),
+    *_functions(torch, "rsqrt", "sqrt", "pow", "erf", "reciprocal", "square"),
     *_functions(
         F, "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
         "softplus", "hardtanh", "hardswish", "hardsigmoid", "tanh", "sigmoid", "threshold",
@@ -115,7 +117,33 @@ SUM: list[Func] = [
     *_functions(torch, "avg_pool1d", "adaptive_avg_pool1d"),
 ]
 
-DENSE: list[Func] = [F.linear, *_methods("matmul", "__matmul__", "__rmatmul__", "mm"), torch.matmul, torch.mm]
+DENSE: list[Func] = [
+    F.linear, *_methods("matmul", "__matmul__", "__rmatmul__", "mm", "bmm"), torch.matmul, torch.mm, torch.bmm,
+]
+#: Softmax: attention weights (a rule must be assigned; LRP composites refuse it by default).
+SOFTMAX: list[Func] = [*_functions(F, "softmax"), *_functions(torch, "softmax"), *_methods("softmax")]
+#: Statistics computed from the input that the propagation holds constant (normalizers).
+STATISTIC: list[Func] = [
+    *_methods("var", "std", "norm"), *_functions(torch, "var", "std", "norm", "var_mean", "std_mean"),
+    torch.linalg.vector_norm, torch.linalg.norm,
+]
+#: Contractions of several tensors.
+EINSUM: list[Func] = [torch.einsum]
+
+#: Activations whose output is a gate in [0, 1] (or, shifted by a constant, a squashing factor):
+#: a product of such a gate and a signal hands the signal all relevance ("signal-take-all").
+GATES: frozenset[Func] = frozenset(
+    [*_methods("sigmoid"), *_functions(torch, "sigmoid", "erf"), *_methods("erf"), *_functions(F, "sigmoid", "hardsigmoid")]
+)
+#: Activations whose output becomes a gate once shifted by a constant (``1 + tanh(u)``).
+SQUASHES: frozenset[Func] = frozenset([*_methods("tanh"), *_functions(torch, "tanh"), *_functions(F, "tanh")])
+#: Multiplications and divisions (as opposed to negations) of the scale family.
+PRODUCTS: frozenset[Func] = frozenset(
+    [*_methods("mul", "__mul__", "__rmul__", "multiply"), *_functions(torch, "mul", "multiply")]
+)
+DIVISIONS: frozenset[Func] = frozenset(
+    [*_methods("div", "__truediv__", "divide", "true_divide"), *_functions(torch, "div", "divide", "true_divide")]
+)
 CONV: list[Func] = _functions(F, "conv1d", "conv2d", "conv3d")
 CONV_TRANSPOSE: list[Func] = _functions(F, "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 
@@ -127,8 +155,7 @@ CONSTANT: list[Func] = [
 #: Operations refused with a specific explanation.
 REFUSED: dict[Func, str] = {
     **dict.fromkeys(
-        [*_functions(F, "softmax", "log_softmax", "softmin"), *_functions(torch, "softmax", "log_softmax"),
-         *_methods("softmax", "log_softmax")],
+        [*_functions(F, "log_softmax", "softmin"), *_functions(torch, "log_softmax"), *_methods("log_softmax")],
         "a softmax inside the model turns logits into probabilities, which relevance propagation "
         "does not explain meaningfully; remove the final softmax from the model (explain the "
         "logits), or use target=xaikit.LogOdds(...) to explain log(p / (1 - p)).",
@@ -137,7 +164,7 @@ REFUSED: dict[Func, str] = {
         [
             *_functions(torch, "lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"),
             *_functions(torch._VF, "lstm", "gru", "rnn_tanh", "rnn_relu"),
-            *_functions(F, "multi_head_attention_forward", "scaled_dot_product_attention"),
+            *_functions(F, "multi_head_attention_forward"),
             *_functions(torch, "_native_multi_head_attention"),
         ],
         "recurrent and attention layers multiply tensors that both carry relevance (gates, attention "
@@ -212,6 +239,9 @@ for _family, _funcs in (
     ("scale", SCALE),
     ("sum", SUM),
     ("dense", DENSE),
+    ("softmax", SOFTMAX),
+    ("statistic", STATISTIC),
+    ("einsum", EINSUM),
     ("conv", CONV),
     ("conv_transpose", CONV_TRANSPOSE),
     ("constant", CONSTANT),

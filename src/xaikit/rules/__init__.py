@@ -30,6 +30,8 @@ from xaikit.rules.presets import (
     register_composite,
     unregister_composite,
 )
+from xaikit.rules.products import ProductRule
+from xaikit.rules.softmax import AttnLRPSoftmax, HeldConstant, RefuseSoftmax
 
 __all__ = [
     "LRP0",
@@ -37,6 +39,7 @@ __all__ = [
     "NATURAL",
     "All",
     "AlphaBeta",
+    "AttnLRPSoftmax",
     "Bound",
     "Composite",
     "ElementwiseRule",
@@ -44,6 +47,7 @@ __all__ = [
     "FirstLayer",
     "Flat",
     "Gamma",
+    "HeldConstant",
     "Kind",
     "KindIndexBelow",
     "LayerName",
@@ -52,6 +56,8 @@ __all__ = [
     "Matcher",
     "Norm",
     "Pass",
+    "ProductRule",
+    "RefuseSoftmax",
     "Rule",
     "WSquare",
     "ZBox",

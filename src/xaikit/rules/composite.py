@@ -18,15 +18,21 @@ from xaikit.engine.rule import Rule, check_serves
 from xaikit.rules.elementwise import Norm, Pass
 from xaikit.rules.linear import Epsilon
 from xaikit.rules.matchers import Matcher, kinds_of
+from xaikit.rules.products import ProductRule
+from xaikit.rules.softmax import RefuseSoftmax
 
 #: The LRP defaults: epsilon on layers, the normalizing rule on sums and pools,
-#: pass-through on activations and scaling; max-pooling keeps its natural routing.
+#: pass-through on activations and scaling; max-pooling keeps its natural routing; products of
+#: carried tensors split relevance (gates held constant); a softmax is refused (see the
+#: ``attnlrp`` and ``cp_lrp`` presets for attention).
 LRP_DEFAULTS: Mapping[OpKind, Rule | None] = {
     **dict.fromkeys(LAYER_KINDS, Epsilon()),
     OpKind.SUM: Norm(),
     OpKind.ACTIVATION: Pass(),
     OpKind.SCALE: Pass(),
     OpKind.MAX_POOL: None,
+    OpKind.PRODUCT: ProductRule(),
+    OpKind.SOFTMAX: RefuseSoftmax(),
 }
 
 #: No defaults: operations no pair decides keep their natural gradient.

@@ -18,6 +18,7 @@ from xaikit.rules.composite import Composite
 from xaikit.rules.elementwise import Norm
 from xaikit.rules.linear import AlphaBeta, Bound, Epsilon, Flat, Gamma, ZBox, ZPlus
 from xaikit.rules.matchers import FirstLayer, Kind, KindIndexBelow, Matcher
+from xaikit.rules.softmax import AttnLRPSoftmax, HeldConstant
 from xaikit.utils.options import check_options, option_names
 from xaikit.utils.registry import Registry
 
@@ -91,6 +92,26 @@ def _first(flat: bool, low: Bound | None, high: Bound | None, relative: bool) ->
 def _epsilon(epsilon: float = 1e-6, relative: bool = True) -> Composite:
     """LRP-epsilon on every layer."""
     return Composite([(_LAYERS, Epsilon(epsilon, relative))])
+
+
+@register_composite("attnlrp")
+def _attnlrp(epsilon: float = 1e-6, relative: bool = True) -> Composite:
+    """AttnLRP (Achtibat et al., 2024): epsilon on layers, AttnLRP's softmax rule, products split uniformly.
+
+    Gates and normalizing statistics multiplying a signal are held constant; layer and
+    RMS norm keep their statistics constant; GELU and SiLU pass relevance through.
+    """
+    return Composite([(_LAYERS, Epsilon(epsilon, relative)), (Kind(OpKind.SOFTMAX), AttnLRPSoftmax())])
+
+
+@register_composite("cp_lrp")
+def _cp_lrp(epsilon: float = 1e-6, relative: bool = True) -> Composite:
+    """CP-LRP (Ali et al., 2022): the attention weights are held constant; epsilon elsewhere.
+
+    Relevance reaches the values through the attention-weighted sum and none enters the
+    queries and keys: on a bias-free model relevance is conserved (up to epsilon).
+    """
+    return Composite([(_LAYERS, Epsilon(epsilon, relative)), (Kind(OpKind.SOFTMAX), HeldConstant())])
 
 
 @register_composite("lrp0")

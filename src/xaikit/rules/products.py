@@ -1,0 +1,70 @@
+"""Rules for products of several tensors that carry relevance (gates, attention).
+
+Where two relevance-carrying tensors meet in a product, relevance must be shared between
+them. :class:`ProductRule` applies the epsilon rule to each operand with the others held
+constant and splits the relevance uniformly among the operands that receive it (AttnLRP,
+Achtibat et al., 2024, Propositions 3.2 and 3.3: elementwise and matrix products alike).
+Operands the engine recognizes as gates (sigmoid-like outputs, shifted tanh) or as
+normalizing statistics are held constant when a signal is present: the signal takes all
+the relevance (Arras et al., 2017, 2019, for LSTM gates; the identity rule of a
+normalization written out, such as RMS norm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor
+
+from xaikit.engine.call import OpCall
+from xaikit.engine.graft import stabilized_ratio, times_input
+from xaikit.engine.kinds import OpKind
+from xaikit.engine.rule import ElementwiseRule
+
+__all__ = ["ProductRule"]
+
+#: Roles of product operands that are held constant while a signal is present.
+HELD_ROLES = frozenset({"gate", "statistic"})
+
+
+@dataclass(frozen=True)
+class ProductRule(ElementwiseRule):
+    """Epsilon rule on a product of several carried tensors, split among the receiving operands.
+
+    For ``z = f(a_1, ..., a_n)`` multilinear (``*``, ``@``, ``bmm``, ``einsum``) the
+    relevance of operand ``i`` is ``R_i = a_i * d/da_i [f(..., a_i, ...)] * R / (n_r * z)``
+    (stabilized), summed over what ``a_i`` contributes to, for each of the ``n_r``
+    operands that receive relevance; they share ``R`` in full (up to the stabilizer).
+
+    Parameters
+    ----------
+    epsilon : float
+        Stabilizer of ``z`` (scale-aware with ``relative``).
+    relative : bool
+        Scale ``epsilon`` by the mean ``|z|`` of each sample.
+    hold_gates : bool
+        Give gates and normalizing statistics no relevance when a signal is present
+        (signal-take-all); ``False`` splits uniformly among all operands.
+    """
+
+    kinds: ClassVar[frozenset[OpKind]] = frozenset({OpKind.PRODUCT})
+    epsilon: float = 1e-9
+    relative: bool = True
+    hold_gates: bool = True
+
+    def receivers(self, call: OpCall, count: int) -> list[int]:
+        """The operands that receive relevance."""
+        roles = call.roles or ("signal",) * count
+        signals = [i for i, role in enumerate(roles) if role not in HELD_ROLES]
+        return signals if self.hold_gates and signals else list(range(count))
+
+    def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
+        """``sum_i call(..., times_input(g_i), ...) / n_r`` over the receivers, as a ratio to ``value``."""
+        receivers = self.receivers(call, len(graphs))
+        share = 1.0 / len(receivers)
+        terms = [
+            call.with_values(*[times_input(g) if j == i else None for j, g in enumerate(graphs)]) for i in receivers
+        ]
+        u = terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
+        return stabilized_ratio(u * share if share != 1.0 else u, value, self.epsilon, self.relative)
