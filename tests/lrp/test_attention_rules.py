@@ -148,6 +148,14 @@ class Encoder(nn.Module):
         self.ff2 = nn.ModuleList([linear(2 * d, d) for _ in range(layers)])
         self.norms = nn.ModuleList([nn.LayerNorm(d, bias=False).to(DT) for _ in range(2 * layers)])
         self.head = linear(d, 3)
+        if attention == "mha":
+            self.mha = nn.ModuleList()
+            for qkv, out in zip(self.qkv, self.out):
+                layer = nn.MultiheadAttention(d, heads, bias=False, batch_first=True).to(DT)
+                with torch.no_grad():
+                    layer.in_proj_weight.copy_(qkv.weight)
+                    layer.out_proj.weight.copy_(out.weight)
+                self.mha.append(layer)
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         if self.attention == "sdpa":
@@ -159,6 +167,10 @@ class Encoder(nn.Module):
         n, t, d = x.shape
         for i in range(len(self.qkv)):
             h = self.norms[2 * i](x)
+            if self.attention == "mha":
+                x = x + self.mha[i](h, h, h, need_weights=False)[0]
+                x = x + self.ff2[i](F.gelu(self.ff1[i](self.norms[2 * i + 1](x))))
+                continue
             q, k, v = self.qkv[i](h).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
             a = self._attend(q, k, v).transpose(1, 2).reshape(n, t, d)
             x = x + self.out[i](a)
@@ -175,11 +187,15 @@ def test_cp_lrp_conserves_relevance_on_a_bias_free_encoder() -> None:
     assert float(e.relative_delta.max()) < 1e-6
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "mha"])
 @pytest.mark.parametrize("composite", ["cp_lrp", "attnlrp"])
-def test_attention_by_hand_and_with_sdpa_explain_alike(composite: str) -> None:
+def test_attention_by_hand_sdpa_and_multihead_module_explain_alike(composite: str, attention: str) -> None:
     x = _tokens()
-    by_hand = xaikit.explain(Encoder("hand").eval(), x, 1, method="lrp", composite=composite)
-    fused = xaikit.explain(Encoder("sdpa").eval(), x, 1, method="lrp", composite=composite)
+    # a tiny stabilizer: nn.MultiheadAttention projects q, k, v as three layers, the hand-written
+    # encoder as one, and a relative epsilon scales with each layer's mean output
+    options = {"composite": composite, "composite_options": {"epsilon": 1e-12}}
+    by_hand = xaikit.explain(Encoder("hand").eval(), x, 1, method="lrp", **options)
+    fused = xaikit.explain(Encoder(attention).eval(), x, 1, method="lrp", **options)
     torch.testing.assert_close(fused.output, by_hand.output, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(fused.attribution, by_hand.attribution, rtol=1e-6, atol=1e-9)
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["DECOMPOSITIONS", "scaled_dot_product_attention"]
+__all__ = ["DECOMPOSITIONS", "multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
 def scaled_dot_product_attention(
@@ -60,7 +60,103 @@ def scaled_dot_product_attention(
     return torch.matmul(weights, value)
 
 
+def multi_head_attention_forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight: Tensor | None,
+    in_proj_bias: Tensor | None,
+    bias_k: Tensor | None,
+    bias_v: Tensor | None,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight: Tensor,
+    out_proj_bias: Tensor | None,
+    training: bool = True,
+    key_padding_mask: Tensor | None = None,
+    need_weights: bool = True,
+    attn_mask: Tensor | None = None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight: Tensor | None = None,
+    k_proj_weight: Tensor | None = None,
+    v_proj_weight: Tensor | None = None,
+    static_k: Tensor | None = None,
+    static_v: Tensor | None = None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """:func:`torch.nn.functional.multi_head_attention_forward` written with linear maps and explicit attention.
+
+    Inputs are sequence-first ``(L, N, E)`` (or unbatched ``(L, E)``), as ``nn.MultiheadAttention``
+    passes them. ``bias_k``/``bias_v``, ``add_zero_attn`` and static keys are refused.
+    """
+    if bias_k is not None or bias_v is not None or add_zero_attn or static_k is not None or static_v is not None:
+        raise NotImplementedError(
+            "nn.MultiheadAttention with add_bias_kv, add_zero_attn or static keys/values cannot be explained "
+            "by the propagation engine yet; use a gradient or perturbation method"
+        )
+    if training and dropout_p:
+        raise ValueError("multi-head attention runs dropout in training mode; call model.eval() before explaining")
+    unbatched = query.dim() == 2
+    if unbatched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
+    length, batch, embed = query.shape
+    if embed != embed_dim_to_check:
+        raise ValueError(f"query has embedding size {embed}, the layer expects {embed_dim_to_check}")
+    if use_separate_proj_weight:
+        assert q_proj_weight is not None and k_proj_weight is not None and v_proj_weight is not None
+        weights = (q_proj_weight, k_proj_weight, v_proj_weight)
+    else:
+        assert in_proj_weight is not None
+        weights = tuple(in_proj_weight.chunk(3))  # type: ignore[assignment]
+    biases = (None, None, None) if in_proj_bias is None else tuple(in_proj_bias.chunk(3))
+    head = embed // num_heads
+
+    def heads(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:  # (S, N, E) -> (N, H, S, D)
+        return F.linear(x, w, b).reshape(x.shape[0], batch, num_heads, head).permute(1, 2, 0, 3)
+
+    q, k, v = (heads(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+    mask = _attention_mask(attn_mask, key_padding_mask, batch, num_heads, length, k.shape[-2], q.dtype, q.device)
+    attended = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal and mask is None)
+    out = F.linear(attended.permute(2, 0, 1, 3).reshape(length, batch, embed), out_proj_weight, out_proj_bias)
+    weights_out = None
+    if need_weights:
+        scores = torch.matmul(q.detach(), k.detach().transpose(-2, -1)) / math.sqrt(head)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+        probabilities = torch.softmax(scores, dim=-1)
+        weights_out = probabilities.mean(1) if average_attn_weights else probabilities
+        if unbatched:
+            weights_out = weights_out.squeeze(0)
+    return (out.squeeze(1) if unbatched else out), weights_out
+
+
+def _attention_mask(
+    attn_mask: Tensor | None, key_padding_mask: Tensor | None, batch: int, heads: int, length: int, source: int,
+    dtype: torch.dtype, device: torch.device,
+) -> Tensor | None:
+    """One additive float mask ``(N, H, L, S)`` from PyTorch's attention and key-padding masks (``True`` = masked)."""
+    total = torch.zeros(batch, heads, length, source, dtype=dtype, device=device)
+    given = False
+    for mask, shape in ((attn_mask, None), (key_padding_mask, (batch, 1, 1, source))):
+        if mask is None:
+            continue
+        given = True
+        if mask.dtype == torch.bool:
+            mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(mask, float("-inf"))
+        if shape is not None:
+            mask = mask.reshape(shape)
+        elif mask.dim() == 3:
+            mask = mask.reshape(batch, heads, length, source)
+        total = total + mask.to(dtype)
+    return total if given else None
+
+
 #: Fused kernel -> the composition the engine runs in its place.
 DECOMPOSITIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     F.scaled_dot_product_attention: scaled_dot_product_attention,
+    F.multi_head_attention_forward: multi_head_attention_forward,
 }

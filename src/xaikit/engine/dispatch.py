@@ -36,6 +36,7 @@ from xaikit.engine.gradient import Gradient
 from xaikit.engine.graft import graft
 from xaikit.engine.kinds import LAYER_KINDS, OpKind
 from xaikit.engine.layer import LayerInfo, LinearOp, bias_of
+from xaikit.engine.recurrent import UNROLLED, UNROLLED_PACKING
 from xaikit.engine.relu_forms import SignMasks
 from xaikit.engine.rule import ElementwiseRule, LayerRule, Rule, check_serves
 from xaikit.engine.visibility import Visibility, grad_disabled
@@ -272,7 +273,7 @@ class Propagation(TorchFunctionMode):
         rule = custom_rule(func)
         if rule is not None:
             return self._custom(func, rule, list(args), kwargs)
-        decomposition = DECOMPOSITIONS.get(func)
+        decomposition = DECOMPOSITIONS.get(func) or UNROLLED.get(func) or UNROLLED_PACKING.get(func)
         if decomposition is not None:
             return self._inside(decomposition, args, kwargs)
         relu_input = self._masks.relu_input(func, args, kwargs)

@@ -161,17 +161,10 @@ REFUSED: dict[Func, str] = {
         "logits), or use target=xaikit.LogOdds(...) to explain log(p / (1 - p)).",
     ),
     **dict.fromkeys(
-        [
-            *_functions(torch, "lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell"),
-            *_functions(torch._VF, "lstm", "gru", "rnn_tanh", "rnn_relu"),
-            *_functions(F, "multi_head_attention_forward"),
-            *_functions(torch, "_native_multi_head_attention"),
-        ],
-        "recurrent and attention layers multiply tensors that both carry relevance (gates, attention "
-        "weights), and the propagation engine has no rule for them yet; use a gradient or "
-        "perturbation method (integrated_gradients, occlusion, kernel_shap), write the layer out "
-        "with its gates or attention weights .detach()-ed (the LRP treatment of LSTMs and "
-        "transformers), or give it a rule with xaikit.engine.explainable(rule).",
+        _functions(torch, "_native_multi_head_attention"),
+        "the fused attention fast path (taken by nn.MultiheadAttention when its parameters do not require "
+        "grad) hides its products and softmax; leave requires_grad on, or use a gradient or "
+        "perturbation method.",
     ),
     **dict.fromkeys(
         _methods("__setitem__", "copy_", "index_put_", "masked_scatter_", "scatter_"),
