@@ -11,6 +11,7 @@ from xaikit.core.base import Explainer, Model
 from xaikit.core.explanation import Explanation
 from xaikit.core.registry import make_method
 from xaikit.core.targets import TargetLike
+from xaikit.core.wrappers import OutputSelector
 
 
 def explain(
@@ -20,6 +21,7 @@ def explain(
     method: str | Explainer = "lrp",
     *,
     feature_names: Sequence[str] | None = None,
+    output: OutputSelector | None = None,
     **options: Any,
 ) -> Explanation:
     """Explain ``model``'s predictions on a batch.
@@ -39,6 +41,10 @@ def explain(
         A registered method name (see :func:`xaikit.methods`) or an explainer object.
     feature_names : sequence of str, optional
         Names of tabular features, kept for plots.
+    output : str, int or callable, optional
+        For a model returning a dict, tuple or Hugging Face ``ModelOutput``: the entry to
+        explain (``"logits"``, an index, or a callable on the output such as
+        ``lambda out: out.logits[:, -1]`` for a language model's next token).
     **options
         The method's options, for example ``composite="epsilon_gamma_box"`` for LRP.
 
@@ -62,4 +68,4 @@ def explain(
         explainer = method
     else:
         explainer = make_method(method, **options)
-    return explainer(model, inputs, target, feature_names=feature_names)
+    return explainer(model, inputs, target, feature_names=feature_names, output=output)

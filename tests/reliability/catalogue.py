@@ -114,18 +114,6 @@ class Prefixed(nn.Module):
         return self.inner(self.change(x))
 
 
-class Embedded(nn.Module):
-    """Token ids embedded into one feature per position, then ``inner``."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(5, 1).to(DT)
-        self.inner = inner
-
-    def forward(self, ids: Tensor) -> Tensor:
-        return self.inner(self.embedding(ids).squeeze(-1))
-
-
 def _centre_in_place(x: Tensor) -> Tensor:
     x -= 0.5  # changes the caller's tensor
     return x
@@ -297,7 +285,6 @@ CASES: tuple[Case, ...] = (
     Case("mixes_rows_keeping_shape", _with_model(lambda m: Wrapped(m, lambda x, y: y - y.mean(0))), "error"),
     Case("transposes_square_output", lambda m: (Wrapped(clean_model(m), lambda x, y: y.T), clean_inputs(m), 1), "error"),
     Case("nan_in_unexplained_class", _with_model(lambda m: Wrapped(m, _nan_in_class_0)), "same_or_error"),
-    Case("token_ids_for_an_embedding", lambda m: (Embedded(clean_model(m)), torch.tensor([[0, 2, 1, 3]] * 3), 1), "error"),
     Case("torchscript", _with_model(lambda m: torch.jit.script(m)), "same_or_error"),
     Case("traced", lambda m: (torch.jit.trace(clean_model(m), clean_inputs(m)), clean_inputs(m), 1), "same_or_error"),
     Case("same_model_again", _clean, "same"),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor
 
 from xaikit.core.explanation import Explanation
@@ -16,8 +17,13 @@ from xaikit.core.targets import ResolvedTarget, Target, TargetLike, as_target
 from xaikit.core.validation import (
     check_eval_mode,
     check_inputs,
-    check_token_inputs,
     preserved_model_state,
+)
+from xaikit.core.wrappers import (
+    EmbeddedInputs,
+    OutputSelector,
+    SelectedOutput,
+    find_token_embedding,
 )
 
 Model = Callable[[Tensor], Tensor]
@@ -86,6 +92,7 @@ class Explainer(ABC):
         target: TargetLike = None,
         *,
         feature_names: Sequence[str] | None = None,
+        output: OutputSelector | None = None,
     ) -> Explanation:
         """Explain ``model``'s predictions on the batch ``inputs`` for ``target``.
 
@@ -99,8 +106,26 @@ class Explainer(ABC):
             What to explain; the predicted class by default. See :func:`xaikit.core.as_target`.
         feature_names : sequence of str, optional
             Names of the input features (tabular data), kept for plots.
+        output : str, int or callable, optional
+            The entry of a dict, tuple or ``ModelOutput`` output to explain (see
+            :class:`~xaikit.core.wrappers.SelectedOutput`).
+
+        Notes
+        -----
+        Integer token ids for a model that embeds them (one ``nn.Embedding`` reads them)
+        are explained at the embedding's output: ``attribution`` is ``(N, T)``, the sum
+        over the embedding dimensions; ``extras["embedding_relevance"]`` holds the
+        ``(N, T, D)`` relevance and ``extras["embeddings"]`` the embeddings explained
+        (reference-based methods take their baselines in that space).
         """
-        check_token_inputs(model, inputs)
+        if output is not None:
+            model = SelectedOutput(model, output)
+        tokens: EmbeddedInputs | None = None
+        ids = inputs
+        if isinstance(inputs, Tensor) and not (inputs.dtype.is_floating_point or inputs.dtype == torch.bool):
+            check_inputs(inputs.float(), name="token ids")  # shape and batch checks
+            tokens = EmbeddedInputs(model, find_token_embedding(model, inputs))
+            model, inputs = tokens, tokens.embed(inputs)
         x = check_inputs(inputs)
         if self.requires_eval:
             check_eval_mode(model)
@@ -108,17 +133,23 @@ class Explainer(ABC):
             probe_model(model, x)
             result = self.attribute(model, x, as_target(target))
         check_result(model, result.attribution, result.output, self.name)
+        attribution, extras, explained = result.attribution, result.extras, x.detach()
+        per_sample = None if result.per_sample_extras is None else frozenset(result.per_sample_extras)
+        if tokens is not None:
+            extras = {**extras, "embedding_relevance": attribution, "embeddings": explained}
+            per_sample = None if per_sample is None else per_sample | {"embedding_relevance", "embeddings"}
+            attribution, explained = attribution.sum(-1), ids.detach()
         return Explanation(
-            attribution=result.attribution,
+            attribution=attribution,
             output=result.output,
             target=result.target.index,
             method=self.name,
             options=self.options,
-            inputs=x.detach(),
-            extras=result.extras,
+            inputs=explained,
+            extras=extras,
             feature_names=feature_names,
             baseline=result.baseline,
-            per_sample_extras=None if result.per_sample_extras is None else frozenset(result.per_sample_extras),
+            per_sample_extras=per_sample,
         )
 
     @abstractmethod

@@ -82,26 +82,6 @@ def check_eager(model: Callable[..., Any], needs: str) -> None:
         )
 
 
-def check_token_inputs(model: Callable[..., Any], inputs: Any) -> None:
-    """Raise a clear error for integer token ids given to a model that embeds them.
-
-    Gradients and relevance need real-valued inputs, and ``.float()`` ids fail inside the
-    embedding: the explanation has to start at the embeddings.
-    """
-    if not isinstance(inputs, Tensor) or inputs.dtype.is_floating_point or not isinstance(model, nn.Module):
-        return
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Embedding | nn.EmbeddingBag):
-            raise InputError(
-                f"inputs are {inputs.dtype} ids fed to the embedding {name or 'model'!r} "
-                f"({type(module).__name__}); gradients and relevance need real-valued inputs, and "
-                "converting the ids with .float() fails inside the embedding. Explain the embedded "
-                "inputs instead: pass embedding(ids) to the part of the model after the embedding "
-                "(for example xaikit.explain(lambda e: model.head(e), model.embedding(ids))) and sum "
-                "the attribution over the embedding dimension for one value per token"
-            )
-
-
 def check_eval_mode(model: Callable[..., Any]) -> None:
     """Raise if a module whose behaviour depends on training mode is in training mode."""
     if not isinstance(model, nn.Module):

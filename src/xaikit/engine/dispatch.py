@@ -25,6 +25,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.weak import WeakTensorKeyDictionary
 
+from xaikit.core.wrappers import unwrapped
 from xaikit.engine import ops
 from xaikit.engine.call import OpCall
 from xaikit.engine.composite_protocol import RuleProvider
@@ -103,8 +104,9 @@ class Propagation(TorchFunctionMode):
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Propagation:
-        if isinstance(self.model, nn.Module):
-            for name, module in self.model.named_modules():
+        root = unwrapped(self.model)  # layers keep the names they have in the user's model
+        if isinstance(root, nn.Module):
+            for name, module in root.named_modules():
                 self._names.setdefault(id(module), name)
                 self._handles.append(module.register_forward_pre_hook(self._push))
                 self._handles.append(module.register_forward_hook(self._pop, always_call=True))
