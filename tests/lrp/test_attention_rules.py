@@ -203,3 +203,75 @@ def test_attention_by_hand_sdpa_and_multihead_module_explain_alike(composite: st
 def test_a_classic_composite_refuses_the_attention_softmax_and_names_the_presets() -> None:
     with pytest.raises(xaikit.engine.UnsupportedOperationError, match="attnlrp"):
         xaikit.explain(Encoder().eval(), _tokens(), 1, method="lrp", composite="epsilon_plus")
+
+
+def _rms_norm(x: Tensor, weight: Tensor, eps: float = 1e-6) -> Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def _rotate_half(x: Tensor) -> Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return torch.cat([-second, first], dim=-1)
+
+
+class Decoder(nn.Module):
+    """A bias-free Llama-style decoder: RMS norm written out, rotary embeddings, causal attention, SwiGLU."""
+
+    def __init__(self, d: int = 8, heads: int = 2, layers: int = 2, attention: str = "hand") -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(8)
+
+        def linear(i: int, o: int) -> nn.Linear:
+            layer = nn.Linear(i, o, bias=False).to(DT)
+            with torch.no_grad():
+                layer.weight.copy_(torch.randn(o, i, generator=gen, dtype=DT) / math.sqrt(i))
+            return layer
+
+        self.heads, self.attention = heads, attention
+        self.q, self.k, self.v, self.o = (nn.ModuleList([linear(d, d) for _ in range(layers)]) for _ in range(4))
+        self.gate, self.up = (nn.ModuleList([linear(d, 2 * d) for _ in range(layers)]) for _ in range(2))
+        self.down = nn.ModuleList([linear(2 * d, d) for _ in range(layers)])
+        self.norm_weights = nn.ParameterList(
+            [nn.Parameter(1 + 0.1 * torch.randn(d, generator=gen, dtype=DT)) for _ in range(2 * layers + 1)]
+        )
+        self.head = linear(d, 5)
+
+    def _rope(self, x: Tensor) -> Tensor:
+        t, dim = x.shape[-2], x.shape[-1]
+        frequencies = 1.0 / (10000 ** (torch.arange(0, dim, 2, dtype=DT) / dim))
+        angles = torch.outer(torch.arange(t, dtype=DT), frequencies)
+        cos, sin = torch.cat([angles.cos()] * 2, -1), torch.cat([angles.sin()] * 2, -1)
+        return x * cos + _rotate_half(x) * sin
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, t, d = x.shape
+        for i in range(len(self.q)):
+            h = _rms_norm(x, self.norm_weights[2 * i])
+
+            def split(layer: nn.Module, h: Tensor = h) -> Tensor:
+                return layer(h).reshape(n, t, self.heads, d // self.heads).transpose(1, 2)
+
+            q, k, v = self._rope(split(self.q[i])), self._rope(split(self.k[i])), split(self.v[i])
+            if self.attention == "sdpa":
+                a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            else:
+                scores = q @ k.transpose(-2, -1) / math.sqrt(d // self.heads)
+                causal = torch.ones(t, t, dtype=torch.bool).tril()
+                a = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1) @ v
+            x = x + self.o[i](a.transpose(1, 2).reshape(n, t, d))
+            h = _rms_norm(x, self.norm_weights[2 * i + 1])
+            x = x + self.down[i](F.silu(self.gate[i](h)) * self.up[i](h))
+        return self.head(_rms_norm(x, self.norm_weights[-1])[:, -1])
+
+
+def test_cp_lrp_conserves_relevance_on_a_bias_free_rms_norm_rope_decoder() -> None:
+    e = xaikit.explain(Decoder().eval(), _tokens(), 2, method="lrp", composite="cp_lrp", composite_options={"epsilon": 1e-12})
+    assert float(e.relative_delta.max()) < 1e-6
+
+
+def test_the_causal_decoder_explains_alike_with_sdpa() -> None:
+    options = {"composite": "attnlrp", "composite_options": {"epsilon": 1e-12}}
+    by_hand = xaikit.explain(Decoder().eval(), _tokens(), 2, method="lrp", **options)
+    fused = xaikit.explain(Decoder(attention="sdpa").eval(), _tokens(), 2, method="lrp", **options)
+    torch.testing.assert_close(fused.attribution, by_hand.attribution, rtol=1e-6, atol=1e-9)
+    assert torch.isfinite(by_hand.attribution).all()
