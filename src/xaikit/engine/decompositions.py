@@ -138,25 +138,64 @@ def _attention_mask(
     attn_mask: Tensor | None, key_padding_mask: Tensor | None, batch: int, heads: int, length: int, source: int,
     dtype: torch.dtype, device: torch.device,
 ) -> Tensor | None:
-    """One additive float mask ``(N, H, L, S)`` from PyTorch's attention and key-padding masks (``True`` = masked)."""
-    total = torch.zeros(batch, heads, length, source, dtype=dtype, device=device)
-    given = False
+    """One mask ``(N, H, L, S)`` from PyTorch's attention and key-padding masks (``True`` = masked there).
+
+    Boolean masks give a boolean mask of the allowed positions (applied with ``masked_fill``,
+    so no huge constant enters a sum); any float mask makes it an additive float mask.
+    """
+    masks = []
     for mask, shape in ((attn_mask, None), (key_padding_mask, (batch, 1, 1, source))):
         if mask is None:
             continue
-        given = True
-        if mask.dtype == torch.bool:
-            mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(mask, float("-inf"))
         if shape is not None:
             mask = mask.reshape(shape)
         elif mask.dim() == 3:
             mask = mask.reshape(batch, heads, length, source)
+        masks.append(mask)
+    if not masks:
+        return None
+    if all(m.dtype == torch.bool for m in masks):
+        # True = masked (PyTorch's convention here); the result keeps True where attention is allowed
+        keep = ~masks[0] if len(masks) == 1 else ~(masks[0] | masks[1])
+        return keep.expand(batch, heads, length, source)
+    total = torch.zeros(batch, heads, length, source, dtype=dtype, device=device)
+    for mask in masks:
+        if mask.dtype == torch.bool:
+            mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(mask, float("-inf"))
         total = total + mask.to(dtype)
-    return total if given else None
+    return total
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` (GPT-2's ``Conv1D``): a matrix product plus a bias."""
+    product = torch.matmul(mat1, mat2)
+    product = product if alpha == 1 else product * alpha
+    return product + (input if beta == 1 else input * beta)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    """``beta * input + alpha * (batch1 @ batch2)`` for batches of matrices."""
+    return addmm(input, batch1, batch2, beta=beta, alpha=alpha)
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    """``beta * input + alpha * sum_b (batch1_b @ batch2_b)``."""
+    product = torch.matmul(batch1, batch2).sum(0)
+    product = product if alpha == 1 else product * alpha
+    return product + (input if beta == 1 else input * beta)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: float = 1.0, alpha: float = 1.0) -> Tensor:
+    """``beta * input + alpha * (mat @ vec)``."""
+    return addmm(input, mat, vec, beta=beta, alpha=alpha)
 
 
 #: Fused kernel -> the composition the engine runs in its place.
 DECOMPOSITIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     F.scaled_dot_product_attention: scaled_dot_product_attention,
     F.multi_head_attention_forward: multi_head_attention_forward,
+    **{f: addmm for f in (torch.addmm, torch.Tensor.addmm)},
+    **{f: baddbmm for f in (torch.baddbmm, torch.Tensor.baddbmm)},
+    **{f: addbmm for f in (torch.addbmm, torch.Tensor.addbmm)},
+    **{f: addmv for f in (torch.addmv, torch.Tensor.addmv)},
 }

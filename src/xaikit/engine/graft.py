@@ -64,7 +64,13 @@ def _epsilon_per_sample(d: Tensor, epsilon: float, relative: bool) -> Tensor:
         return torch.full((1,) * max(d.ndim, 1), epsilon, dtype=d.dtype, device=d.device)
     if d.ndim < 2:
         return epsilon * torch.linalg.vector_norm(d.detach(), ord=1).reshape(1) / max(d.numel(), 1)
-    scale = torch.linalg.vector_norm(d.detach().reshape(d.shape[0], -1), ord=1, dim=1) / max(d[0].numel(), 1)
+    rows = d.detach().reshape(d.shape[0], -1)
+    scale = torch.linalg.vector_norm(rows, ord=1, dim=1) / max(d[0].numel(), 1)
+    if not bool(torch.isfinite(scale).all()):
+        # an additive attention mask (finfo.min, -inf) overflows the mean: scale by the other entries
+        moderate = rows.abs() <= torch.finfo(d.dtype).max / max(rows.shape[1], 1)
+        kept = torch.where(moderate, rows, torch.zeros_like(rows))
+        scale = torch.linalg.vector_norm(kept, ord=1, dim=1) / moderate.sum(1).clamp(min=1)
     return (epsilon * scale).view(-1, *([1] * (d.ndim - 1)))
 
 

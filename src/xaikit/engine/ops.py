@@ -62,14 +62,14 @@ ROUTE: list[Func] = [
         "half", "bfloat16", "type", "type_as", "movedim", "moveaxis", "flip", "roll",
         "index_select", "gather", "masked_fill", "swapaxes", "swapdims", "tile", "max", "amax",
         "min", "amin", "topk", "sort", "cpu", "cuda", "split_with_sizes", "unfold", "diagonal",
-        "tensor_split",
+        "tensor_split", "repeat_interleave",
     ),
     *_functions(
         torch, "flatten", "reshape", "permute", "transpose", "squeeze", "unsqueeze", "clone", "cat",
         "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "narrow",
         "select", "movedim", "moveaxis", "flip", "roll", "index_select", "gather", "where",
         "max_pool1d", "max_pool2d", "max_pool3d", "max", "amax", "min", "amin", "topk", "sort",
-        "tile", "swapaxes", "tensor_split", "masked_fill",
+        "tile", "swapaxes", "tensor_split", "masked_fill", "repeat_interleave",
     ),
     *_functions(
         F, "pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",

@@ -18,6 +18,7 @@ from xaikit.rules.composite import Composite
 from xaikit.rules.elementwise import Norm
 from xaikit.rules.linear import AlphaBeta, Bound, Epsilon, Flat, Gamma, ZBox, ZPlus
 from xaikit.rules.matchers import FirstLayer, Kind, KindIndexBelow, Matcher
+from xaikit.rules.products import ProductRule
 from xaikit.rules.softmax import AttnLRPSoftmax, HeldConstant
 from xaikit.utils.options import check_options, option_names
 from xaikit.utils.registry import Registry
@@ -94,6 +95,16 @@ def _epsilon(epsilon: float = 1e-6, relative: bool = True) -> Composite:
     return Composite([(_LAYERS, Epsilon(epsilon, relative))])
 
 
+def _attention_rules(epsilon: float, relative: bool, softmax: Any) -> list[tuple[Matcher, Any]]:
+    """Epsilon on layers, sums and products alike (one stabilizer), and the preset's softmax rule."""
+    return [
+        (_LAYERS, Epsilon(epsilon, relative)),
+        (Kind(OpKind.SUM), Norm(epsilon, relative)),
+        (Kind(OpKind.PRODUCT), ProductRule(epsilon, relative)),
+        (Kind(OpKind.SOFTMAX), softmax),
+    ]
+
+
 @register_composite("attnlrp")
 def _attnlrp(epsilon: float = 1e-6, relative: bool = True) -> Composite:
     """AttnLRP (Achtibat et al., 2024): epsilon on layers, AttnLRP's softmax rule, products split uniformly.
@@ -101,7 +112,7 @@ def _attnlrp(epsilon: float = 1e-6, relative: bool = True) -> Composite:
     Gates and normalizing statistics multiplying a signal are held constant; layer and
     RMS norm keep their statistics constant; GELU and SiLU pass relevance through.
     """
-    return Composite([(_LAYERS, Epsilon(epsilon, relative)), (Kind(OpKind.SOFTMAX), AttnLRPSoftmax())])
+    return Composite(_attention_rules(epsilon, relative, AttnLRPSoftmax()))
 
 
 @register_composite("cp_lrp")
@@ -111,7 +122,7 @@ def _cp_lrp(epsilon: float = 1e-6, relative: bool = True) -> Composite:
     Relevance reaches the values through the attention-weighted sum and none enters the
     queries and keys: on a bias-free model relevance is conserved (up to epsilon).
     """
-    return Composite([(_LAYERS, Epsilon(epsilon, relative)), (Kind(OpKind.SOFTMAX), HeldConstant())])
+    return Composite(_attention_rules(epsilon, relative, HeldConstant()))
 
 
 @register_composite("lrp0")
