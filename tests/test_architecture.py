@@ -41,7 +41,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"engine"}),  # the propagation engine
     frozenset({"rules"}),  # the propagation rules and composites (being created)
     # the method families, and the bundled models and data sets they are tried on
-    frozenset({"lrp", "gradients", "perturbation", "neon", "models", "datasets"}),
+    frozenset({"lrp", "gradients", "perturbation", "neon", "models", "datasets", "attention"}),
     frozenset({"evaluate"}),  # metrics of explanations
     frozenset({"plot"}),  # figures
     frozenset({"report"}),  # HTML reports

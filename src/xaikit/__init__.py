@@ -7,7 +7,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from xaikit import engine, evaluate, gradients, lrp, models, neon, perturbation, utils
+from xaikit import attention, engine, evaluate, gradients, lrp, models, neon, perturbation, utils
 from xaikit._version import __version__
 from xaikit.api import explain
 from xaikit.core import (
@@ -61,6 +61,7 @@ __all__ = [
     "OutputSelection",
     "Predicted",
     "__version__",
+    "attention",
     "engine",
     "evaluate",
     "explain",

@@ -45,10 +45,14 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "shapley": {"progress": False},
     "shapley_sampling": {"samples": 8, "progress": False},
     "smooth_integrated_gradients": {"samples": 2, "steps": 4},
+    "attention_rollout": {},
+    "gradient_weighted_attention": {},
 }
 
 #: Methods that explain convolutional feature maps (the catalogue gives them a CNN).
 NEEDS_CONV = frozenset({"grad_cam", "grad_cam_plus_plus", "guided_grad_cam"})
+#: Methods that read attention weights (the catalogue gives them a small self-attention model).
+NEEDS_ATTENTION = frozenset({"attention_rollout", "gradient_weighted_attention"})
 
 #: Words one of which a message naming a fix contains.
 FIX_WORDS = (
@@ -88,6 +92,24 @@ class Conv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = F.max_pool2d(F.relu(self.conv(x)), 2)
         return self.fc(h.flatten(1))
+
+
+class SelfAttention(nn.Module):
+    """One self-attention layer on ``(N, 4, 3)`` token features, 3 classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(5)
+        self.qkv = nn.Linear(3, 9)
+        self.fc = nn.Linear(3, CLASSES)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.7)
+
+    def forward(self, x: Tensor) -> Tensor:
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        weights = torch.softmax(q.unsqueeze(1) @ k.unsqueeze(1).transpose(-2, -1), dim=-1)
+        return self.fc((x + (weights @ v.unsqueeze(1)).squeeze(1)).mean(1))
 
 
 class Wrapped(nn.Module):
@@ -151,13 +173,14 @@ class Failing(nn.Module):
 
 def clean_model(method: str) -> nn.Module:
     """The clean float64 model a method is run on."""
-    return (Conv() if method in NEEDS_CONV else Tabular()).to(DT).eval()
+    model = Conv() if method in NEEDS_CONV else SelfAttention() if method in NEEDS_ATTENTION else Tabular()
+    return model.to(DT).eval()
 
 
 def clean_inputs(method: str, n: int = 3) -> Tensor:
     """The clean float64 batch."""
     gen = torch.Generator().manual_seed(2)
-    shape = (n, 1, 6, 6) if method in NEEDS_CONV else (n, FEATURES)
+    shape = (n, 1, 6, 6) if method in NEEDS_CONV else (n, 4, 3) if method in NEEDS_ATTENTION else (n, FEATURES)
     return torch.rand(shape, generator=gen, dtype=DT)
 
 
