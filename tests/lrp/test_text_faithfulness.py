@@ -1,7 +1,7 @@
 """AttnLRP is faithful on a synthetic text task with known decisive tokens (issue 12).
 
 A two-layer transformer (``nn.TransformerEncoderLayer``, read at ``CLS``) is trained for a
-few seconds to count key tokens (see :mod:`text_task`). On sequences with one key token,
+few seconds to count key tokens (see :mod:`xaikit.datasets.key_tokens`). On sequences with one key token,
 AttnLRP's most relevant token is that key; on sequences with two keys of the predicted
 class and one of the other class, its most relevant token is a key of the predicted class.
 Token deletion (most relevant first, replaced by ``PAD``) drops the predicted class's
@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from text_task import deletion_curve, make_task, train_classifier
 from torch import Tensor
 
 import xaikit
+from xaikit.datasets.key_tokens import deletion_curve, make_task, train_classifier
 
 METHODS = {
     "attnlrp": ("lrp", {"composite": "attnlrp"}),

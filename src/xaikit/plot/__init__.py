@@ -38,6 +38,7 @@ from xaikit.plot.io import figure_to_png, rgb_to_png, save_png
 from xaikit.plot.normalize import normalize_relevance, relevance_scale
 from xaikit.plot.series import time_series
 from xaikit.plot.tabular import bars
+from xaikit.plot.tokens import token_relevance
 
 # Explanation.plot draws through this hook: the core never imports the plotting layer.
 register_plotter(plot_explanation)
@@ -71,4 +72,5 @@ __all__ = [
     "sign_colors",
     "time_series",
     "to_numpy",
+    "token_relevance",
 ]

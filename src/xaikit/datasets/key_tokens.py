@@ -1,4 +1,4 @@
-"""A synthetic text classification task whose label is decided by one known token.
+"""A synthetic text classification task whose label is decided by known key tokens.
 
 Vocabulary: ``PAD`` (0), ``CLS`` (1), four positive key tokens, four negative key tokens
 and filler tokens. Every sequence starts with ``CLS``; key tokens sit at random positions
@@ -6,7 +6,7 @@ among filler tokens, and the class is decided by counting them: 1 when the posit
 outnumber the negative ones, 0 when the negative keys do, even odds on a tie (no key at
 all included). ``PAD`` occurs among the filler in training, so replacing a token by
 ``PAD`` deletes it. The decisive tokens of each sequence are known, which makes the
-faithfulness of a token attribution checkable (issue 12).
+faithfulness of a token attribution checkable: the test suite and the demo use it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
+
+__all__ = [
+    "CLS", "LENGTH", "NEGATIVE", "PAD", "POSITIVE", "VOCAB", "TextClassifier", "deletion_curve", "make_task",
+    "token_names", "train_classifier", "training_batch",
+]
 
 PAD, CLS = 0, 1
 POSITIVE = (2, 3, 4, 5)
@@ -130,3 +135,20 @@ def deletion_curve(
                 current[rows, order[:, k - 1]] = fill
             probs.append(torch.softmax(model(current), dim=-1)[rows, target])
     return torch.stack(probs, dim=1)
+
+
+def token_names(ids: Tensor) -> list[list[str]]:
+    """Readable names of token ids: ``[CLS]``, ``[PAD]``, ``+k`` / ``-k`` for the keys, ``wN`` for fillers."""
+
+    def name(i: int) -> str:
+        if i == CLS:
+            return "[CLS]"
+        if i == PAD:
+            return "[PAD]"
+        if i in POSITIVE:
+            return f"+{POSITIVE.index(i) + 1}"
+        if i in NEGATIVE:
+            return f"-{NEGATIVE.index(i) + 1}"
+        return f"w{i}"
+
+    return [[name(int(i)) for i in row] for row in ids]
