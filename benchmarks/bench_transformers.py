@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 import xaikit
+from bench_gradients import interleaved_times
 
 
 class Encoder(nn.Module):
@@ -56,13 +56,8 @@ def gradient(model: nn.Module, x: Tensor) -> Tensor:
 
 
 def ratios(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
-    """Median seconds and median ratio to ``cases['gradient']`` over interleaved repeats."""
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeats):
-        for name, fn in cases.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+    """Median seconds and median ratio to ``cases['gradient']`` over interleaved repeats (after a warm-up)."""
+    times = interleaved_times(cases, repeats)
     base = times["gradient"]
     return {
         name: (statistics.median(ts), statistics.median(t / b for t, b in zip(ts, base)))

@@ -128,6 +128,14 @@ def test_attnlrp_delta_is_exactly_the_softmax_absorption() -> None:
     torch.testing.assert_close(e.delta, absorbed(q, s, relevance_at_s, -1), rtol=1e-7, atol=1e-10)
 
 
+def _bias_free_linear(i: int, o: int, gen: torch.Generator) -> nn.Linear:
+    """A float64 ``nn.Linear`` without bias, weights drawn from ``gen`` and scaled by ``1/sqrt(i)``."""
+    layer = nn.Linear(i, o, bias=False).to(DT)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(o, i, generator=gen, dtype=DT) / math.sqrt(i))
+    return layer
+
+
 class Encoder(nn.Module):
     """A bias-free 2-layer transformer encoder on continuous inputs ``(N, T, d)``, attention by hand or SDPA."""
 
@@ -136,10 +144,7 @@ class Encoder(nn.Module):
         gen = torch.Generator().manual_seed(6)
 
         def linear(i: int, o: int) -> nn.Linear:
-            layer = nn.Linear(i, o, bias=False).to(DT)
-            with torch.no_grad():
-                layer.weight.copy_(torch.randn(o, i, generator=gen, dtype=DT) / math.sqrt(i))
-            return layer
+            return _bias_free_linear(i, o, gen)
 
         self.heads, self.attention = heads, attention
         self.qkv = nn.ModuleList([linear(d, 3 * d) for _ in range(layers)])
@@ -222,10 +227,7 @@ class Decoder(nn.Module):
         gen = torch.Generator().manual_seed(8)
 
         def linear(i: int, o: int) -> nn.Linear:
-            layer = nn.Linear(i, o, bias=False).to(DT)
-            with torch.no_grad():
-                layer.weight.copy_(torch.randn(o, i, generator=gen, dtype=DT) / math.sqrt(i))
-            return layer
+            return _bias_free_linear(i, o, gen)
 
         self.heads, self.attention = heads, attention
         self.q, self.k, self.v, self.o = (nn.ModuleList([linear(d, d) for _ in range(layers)]) for _ in range(4))

@@ -34,6 +34,8 @@ class OpCall:
     _flat: tuple[Any, ...]
     _spec: TreeSpec
     _positions: tuple[int, ...]
+    #: The values of the carrying tensors, in order (what :meth:`value_of` returns).
+    _values: tuple[Tensor, ...] = ()
     #: For products: the role of each carrying tensor, ``"gate"`` (the output of a
     #: saturating non-linearity such as a sigmoid, or an affine function of one),
     #: ``"statistic"`` (a normalizing statistic: a reduction of the input and functions
@@ -53,7 +55,8 @@ class OpCall:
         for i in positions:
             values[i] = value_of(flat[i])
         a, k = spec.unflatten(values)
-        return cls(func, tuple(a), dict(k), tuple(flat), spec, positions), carried
+        carried_values = tuple(values[i] for i in positions)
+        return cls(func, tuple(a), dict(k), tuple(flat), spec, positions, carried_values), carried
 
     def arguments(self, *tensors: Tensor) -> tuple[list[Any], dict[str, Any]]:
         """The call's positional and keyword arguments with the carrying tensors replaced."""
@@ -79,9 +82,7 @@ class OpCall:
         return self._value_at(position)
 
     def _value_at(self, position: int) -> Tensor:
-        flat, _ = tree_flatten((list(self.args), dict(self.kwargs)))
-        value: Tensor = flat[self._positions[position]]
-        return value
+        return self._values[position]
 
     def on_values(self) -> Any:
         """The call on the true values (no replacement)."""
