@@ -19,11 +19,17 @@ The probe evaluates the first two samples of the batch twice, the first alone an
 a synthetic partner, without gradients; the global random state is saved and restored
 around it (a random forward draws from it). NaN in an output that is not explained is
 left alone: the methods that never touch it stay right.
+
+What the probe checks is a property of the model's code and modes, not of the values it is
+given, so a module that passed is not probed again for inputs of the same sample shape,
+dtype and device while its modules' training flags, hooks and ``forward`` stay as they
+were (see :func:`probe_key`); any change of those probes it anew.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import torch
@@ -32,16 +38,49 @@ from torch import Tensor, nn
 from xaikit.core.forward import check_output
 from xaikit.utils.errors import ModelError, NonFiniteError
 
-__all__ = ["PROBE_CALLS", "PROBE_SAMPLES", "check_result", "nonfinite_parameters", "probe_model"]
+__all__ = ["PROBE_CALLS", "PROBE_SAMPLES", "check_result", "nonfinite_parameters", "probe_key", "probe_model"]
 
 #: Samples of the batch the probe evaluates.
 PROBE_SAMPLES = 2
 #: Calls of the model the probe makes.
 PROBE_CALLS = 4
+#: At most this many passed signatures are remembered per module.
+_REMEMBERED = 64
+_PASSED: weakref.WeakKeyDictionary[nn.Module, set[Hashable]] = weakref.WeakKeyDictionary()
+
+
+def probe_key(model: Callable[..., Any], inputs: Tensor) -> tuple[nn.Module, Hashable] | None:
+    """The innermost module of ``model`` and what a passed probe of it on ``inputs`` depends on.
+
+    Wrappers (:mod:`xaikit.core.wrappers`) are looked through (their type and output selector
+    are part of the signature). ``None`` for a model that is not an eager module (a function,
+a TorchScript module): it is always probed.
+    """
+    chain: list[Hashable] = []
+    while hasattr(model, "xaikit_wrapped"):
+        selector = getattr(model, "output", None)
+        chain.append((type(model).__qualname__, selector if isinstance(selector, str | int) else id(selector)))
+        model = model.xaikit_wrapped
+    if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return None
+    modules = list(model.modules())
+    forward = model.__dict__.get("forward", type(model).forward)
+    signature = (
+        tuple(chain),
+        tuple(inputs.shape[1:]),
+        inputs.dtype,
+        inputs.device,
+        id(forward),
+        tuple(m.training for m in modules),
+        sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in modules),
+    )
+    return model, signature
 
 
 def probe_model(model: Callable[..., Any], inputs: Tensor) -> None:
     """Raise a :class:`~xaikit.utils.errors.ModelError` if ``model`` cannot be explained on ``inputs``.
+
+    A module that passed before with the same :func:`probe_key` is not evaluated again.
 
     Parameters
     ----------
@@ -50,6 +89,18 @@ def probe_model(model: Callable[..., Any], inputs: Tensor) -> None:
     inputs : torch.Tensor
         The validated batch ``(N, ...)``; never modified (a copy is evaluated).
     """
+    key = probe_key(model, inputs)
+    if key is not None and key[1] in _PASSED.get(key[0], ()):
+        return
+    _probe(model, inputs)
+    if key is not None:
+        passed = _PASSED.setdefault(key[0], set())
+        if len(passed) >= _REMEMBERED:
+            passed.clear()
+        passed.add(key[1])
+
+
+def _probe(model: Callable[..., Any], inputs: Tensor) -> None:
     sample = inputs[:PROBE_SAMPLES].detach()
     copy = sample.clone()
     devices = [sample.device] if sample.device.type == "cuda" else []

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
-from torch.utils._pytree import TreeSpec, tree_flatten
+from torch.utils._pytree import TreeSpec
+
+from xaikit.engine.flat import FlatSpec, flatten, unflatten
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class OpCall:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     _flat: tuple[Any, ...]
-    _spec: TreeSpec
+    _spec: FlatSpec | TreeSpec
     _positions: tuple[int, ...]
     #: The values of the carrying tensors, in order (what :meth:`value_of` returns).
     _values: tuple[Tensor, ...] = ()
@@ -48,13 +50,13 @@ class OpCall:
         carries: Callable[[Any], bool], value_of: Callable[[Tensor], Tensor],
     ) -> tuple[OpCall, list[Tensor]]:
         """The call and its carrying tensors (those for which ``carries`` holds)."""
-        flat, spec = tree_flatten((list(args), dict(kwargs)))
+        flat, spec = flatten(args, kwargs)
         positions = tuple(i for i, t in enumerate(flat) if carries(t))
         carried = [flat[i] for i in positions]
         values = list(flat)
         for i in positions:
             values[i] = value_of(flat[i])
-        a, k = spec.unflatten(values)
+        a, k = unflatten(values, spec)
         carried_values = tuple(values[i] for i in positions)
         return cls(func, tuple(a), dict(k), tuple(flat), spec, positions, carried_values), carried
 
@@ -65,8 +67,7 @@ class OpCall:
         new = list(self._flat)
         for i, t in zip(self._positions, tensors):
             new[i] = t
-        a, k = self._spec.unflatten(new)
-        return list(a), dict(k)
+        return unflatten(new, self._spec)
 
     def __call__(self, *tensors: Tensor) -> Any:
         a, k = self.arguments(*tensors)

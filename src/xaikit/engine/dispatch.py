@@ -33,6 +33,7 @@ from xaikit.engine.custom import CustomRule, custom_rule
 from xaikit.engine.decompositions import DECOMPOSITIONS
 from xaikit.engine.derived import new_generation
 from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
+from xaikit.engine.flat import leaves as flat_leaves
 from xaikit.engine.gradient import Gradient
 from xaikit.engine.graft import graft
 from xaikit.engine.kinds import LAYER_KINDS, OpKind
@@ -210,7 +211,10 @@ class Propagation(TorchFunctionMode):
                 self._carry[t] = _Carry(graph=t, nonnegative=nonnegative)
             return t
 
-        tree_map(mark, out)
+        if isinstance(out, Tensor):
+            mark(out)
+        else:
+            tree_map(mark, out)
         return out
 
     def _resolve(self, tree: Any) -> Any:
@@ -261,7 +265,7 @@ class Propagation(TorchFunctionMode):
         self, func: Callable[..., Any], types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
-        leaves, _ = tree_flatten((args, kwargs))
+        leaves = flat_leaves(args, kwargs)
         carried = [t for t in leaves if self.carries(t)]
         if not carried:
             out = func(*args, **kwargs)
@@ -334,7 +338,7 @@ class Propagation(TorchFunctionMode):
         outputs, _ = tree_flatten(out)
         if any(isinstance(t, Tensor) and t.dtype.is_floating_point for t in outputs):
             name = ops.describe(func)
-            carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+            carried = [t for t in flat_leaves(args, kwargs) if self.carries(t)]
             if len(carried) == 1:
                 fix = (
                     "If relevance crosses it like an activation, a reshape, a scaling or a sum, register "
@@ -362,7 +366,7 @@ class Propagation(TorchFunctionMode):
         """
         if not isinstance(result, Tensor) or not self.carries(result):
             return
-        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+        carried = [t for t in flat_leaves(args, kwargs) if self.carries(t)]
         roles = [self._roles.get(t) for t in carried]
         role: str | None = None
         if family == "activation":
@@ -394,11 +398,8 @@ class Propagation(TorchFunctionMode):
         """A product of several carried tensors under the composite's product rule."""
         call, carried = self._call(func, args, kwargs)
         call = replace(call, roles=tuple(self._product_role(t) for t in carried))
-        with torch.no_grad():
-            value = call.on_values()
         rule = self._elementwise_rule(self._info(OpKind.PRODUCT, func))
-        out = rule.propagate_elementwise(call, [self.graph_of(t) for t in carried], value)
-        return self._mark(out)
+        return self._mark(rule.propagate_call(call, [self.graph_of(t) for t in carried]))
 
     def _on_softmax(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         return self._elementwise(OpKind.SOFTMAX, func, args, kwargs)
@@ -408,7 +409,7 @@ class Propagation(TorchFunctionMode):
         return self._on_constant(func, args, kwargs)
 
     def _on_einsum(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+        carried = [t for t in flat_leaves(args, kwargs) if self.carries(t)]
         if len(carried) > 1:
             return self._product(func, args, kwargs)
         return self._elementwise(OpKind.SUM, func, args, kwargs)  # a linear map of the one carried operand
@@ -425,7 +426,7 @@ class Propagation(TorchFunctionMode):
             rule = self._assigned(self._info(OpKind.MAX_POOL, func))
             if rule is not None:
                 return self._elementwise(OpKind.MAX_POOL, func, args, kwargs, rule)  # type: ignore[arg-type]
-        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+        carried = [t for t in flat_leaves(args, kwargs) if self.carries(t)]
         nonnegative = all(self.nonnegative(t) for t in carried) and func not in ops.PADDING
         return self._mark(func(*self._resolve(args), **self._resolve(kwargs)), nonnegative)
 
@@ -509,7 +510,7 @@ class Propagation(TorchFunctionMode):
         return self._emit(op.with_params(op.weight, -bias if subtract else bias), source, rule, value=value)
 
     def _on_scale(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        carried = [t for t in tree_flatten((args, kwargs))[0] if self.carries(t)]
+        carried = [t for t in flat_leaves(args, kwargs) if self.carries(t)]
         name = getattr(func, "__name__", "")
         if len(carried) > 1 and func in ops.PRODUCTS:
             return self._product(func, args, kwargs)
@@ -688,16 +689,17 @@ class Propagation(TorchFunctionMode):
         if len(carried) != 1 or carried[0] is not args[0]:
             raise UnsupportedOperationError(f"{ops.describe(func)} in {self._where()} with input-dependent parameters")
         x = args[0]
-        with torch.no_grad():
-            value = call.on_values()
         if func is ops.LAYER_NORM:
             names = ["input", "normalized_shape", "weight", "bias", "eps"]
             bound = dict(zip(names, args))
             bound.update(kwargs)
-            dims = tuple(range(-len(tuple(bound["normalized_shape"])), 0))
-            eps = bound.get("eps", 1e-5)
-            xd = self.value_of(x)
-            inv_std = torch.rsqrt(xd.var(dim=dims, keepdim=True, unbiased=False) + eps)
+            shape = tuple(bound["normalized_shape"])
+            dims = tuple(range(-len(shape), 0))
+            with torch.no_grad():  # the output and its statistics in one pass
+                value, _, inv_std = torch.native_layer_norm(
+                    self.value_of(x), shape, bound.get("weight"), bound.get("bias"), bound.get("eps", 1e-5)
+                )
+            inv_std = inv_std.to(value.dtype)  # float32 statistics for half-precision inputs
 
             def normalize(g: Tensor) -> Tensor:
                 out = (g - g.mean(dim=dims, keepdim=True)) * inv_std
@@ -707,6 +709,8 @@ class Propagation(TorchFunctionMode):
                     out = out + bound["bias"]
                 return out
         else:
+            with torch.no_grad():
+                value = call.on_values()
             names = ["input", "num_groups", "weight", "bias", "eps"]
             bound = dict(zip(names, args))
             bound.update(kwargs)

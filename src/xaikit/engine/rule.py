@@ -25,6 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
+import torch
 from torch import Tensor
 
 from xaikit.engine.derived import DerivedWeights
@@ -116,3 +117,15 @@ class ElementwiseRule(Rule, ABC):
     @abstractmethod
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """``call`` applied to the graphs gives the modified forward; ``value`` is the true output."""
+
+    def propagate_call(self, call: OpCall, graphs: list[Tensor]) -> Tensor:
+        """What the engine calls for a product of carried tensors: the true output, then the rule.
+
+        The default computes the output without a graph and hands it to
+        :meth:`propagate_elementwise`. A rule whose graph computes the output anyway (the op
+        on tensors holding the true values, such as :func:`~xaikit.engine.times_input` of
+        the graphs) overrides this to read it off and save one forward of the op.
+        """
+        with torch.no_grad():
+            value = call.on_values()
+        return self.propagate_elementwise(call, graphs, value)

@@ -18,7 +18,7 @@ from typing import ClassVar
 from torch import Tensor
 
 from xaikit.engine.call import OpCall
-from xaikit.engine.graft import stabilized_ratio, times_input
+from xaikit.engine.graft import graft, stabilized_reciprocal, times_input
 from xaikit.engine.kinds import OpKind
 from xaikit.engine.rule import ElementwiseRule
 
@@ -60,11 +60,26 @@ class ProductRule(ElementwiseRule):
         return signals if self.hold_gates and signals else list(range(count))
 
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
-        """``sum_i call(..., times_input(g_i), ...) / n_r`` over the receivers, as a ratio to ``value``."""
-        receivers = self.receivers(call, len(graphs))
-        share = 1.0 / len(receivers)
-        terms = [
-            call.with_values(*[times_input(g) if j == i else None for j, g in enumerate(graphs)]) for i in receivers
-        ]
-        u = terms[0] if len(terms) == 1 else sum(terms[1:], terms[0])
-        return stabilized_ratio(u * share if share != 1.0 else u, value, self.epsilon, self.relative)
+        """The op on ``times_input`` of the receivers' graphs (values elsewhere), as a ratio to ``value``."""
+        product, receivers = self._carried_product(call, graphs)
+        return self._shared_ratio(product, value, receivers)
+
+    def propagate_call(self, call: OpCall, graphs: list[Tensor]) -> Tensor:
+        """As :meth:`propagate_elementwise`, the op's value read off the one product it computes."""
+        product, receivers = self._carried_product(call, graphs)
+        return self._shared_ratio(product, product.detach(), receivers)
+
+    def _carried_product(self, call: OpCall, graphs: list[Tensor]) -> tuple[Tensor, int]:
+        """``f(..., times_input(g_i), ...)`` over the receivers ``i``, and their number.
+
+        One product whose gradient reaching ``g_i`` is ``a_i * df/da_i`` at the true values:
+        the sum of the receivers' terms, each with the other operands held constant.
+        """
+        receivers = set(self.receivers(call, len(graphs)))
+        product: Tensor = call.with_values(*[times_input(g) if j in receivers else None for j, g in enumerate(graphs)])
+        return product, len(receivers)
+
+    def _shared_ratio(self, product: Tensor, value: Tensor, receivers: int) -> Tensor:
+        """``product`` with value ``value``; its gradient ``grad / (receivers * stabilize(value))``."""
+        scale = stabilized_reciprocal(value.detach(), self.epsilon, self.relative)
+        return graft(product, value, scale if receivers == 1 else scale / receivers)

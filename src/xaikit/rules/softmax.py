@@ -51,14 +51,16 @@ class _SoftmaxRelevance(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, graph: Tensor, x: Tensor, s: Tensor, dim: int) -> Tensor:
-        ctx.save_for_backward(x, s)
+        finite = torch.isfinite(x)
+        # masked positions (-inf) get none: zero them once here instead of in every backward
+        ctx.save_for_backward(x if bool(finite.all()) else torch.where(finite, x, torch.zeros_like(x)), s)
         ctx.dim = dim
         return s
 
     @staticmethod
     def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None, None, None]:
-        x, s = ctx.saved_tensors
-        return attnlrp_softmax_relevance(x, s, relevance, ctx.dim), None, None, None
+        x, s = ctx.saved_tensors  # x is finite: attnlrp_softmax_relevance without its mask
+        return (relevance - s * relevance.sum(ctx.dim, keepdim=True)).mul_(x), None, None, None
 
 
 @dataclass(frozen=True)
