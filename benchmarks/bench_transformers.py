@@ -4,17 +4,24 @@ Cases (issue 12): a 6-layer transformer encoder (d=256, 4 heads, sequence 128, b
 explained at its input embeddings, and a 2-layer LSTM (256 units, 200 steps). Each method
 runs interleaved with the plain gradient with respect to the input (one forward and one
 backward pass) and the table reports the median over repeats of ``time / gradient time``
-in the same repeat. (Peak memory and LXT side by side are not measured yet.)
+in the same repeat. Peak memory: each case runs once in a fresh subprocess (after a warm-up
+on one short sequence), and the table reports the growth of the process's peak resident set
+over what the model and the batch already hold, as a ratio to the gradient's. LXT side by
+side on a Hugging Face Llama: ``benchmarks/bench_lxt.py``.
 
 Run::
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_transformers.py [--repeats 5] [--threads 2]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_transformers.py [--repeats 5] [--threads 2] [--no-memory]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import resource
 import statistics
+import subprocess
+import sys
 from collections.abc import Callable
 
 import torch
@@ -65,30 +72,78 @@ def ratios(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, tu
     }
 
 
+SETUPS: dict[str, Callable[[], tuple[nn.Module, Tensor]]] = {
+    "encoder (6 layers, d=256, 4 heads, T=128, N=8)": lambda: (Encoder().eval(), torch.randn(8, 128, 256)),
+    "LSTM (2 layers, 256 units, T=200, N=8)": lambda: (Recurrent().eval(), torch.randn(8, 200, 32)),
+}
+METHODS = ("gradient", "attnlrp", "cp_lrp")
+
+
+def run_method(name: str, model: nn.Module, x: Tensor) -> object:
+    if name == "gradient":
+        return gradient(model, x)
+    return xaikit.explain(model, x, 1, method="lrp", composite=name)
+
+
+def _peak_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def peak_growth(setup: str, method: str) -> float:
+    """MiB the peak resident set grows by while ``method`` explains the batch of ``setup`` once."""
+    torch.manual_seed(0)
+    model, x = SETUPS[setup]()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    run_method(method, model, x[:1, :8].contiguous())  # warm-up: kernels, thread pools, the probe
+    gc.collect()
+    before = _peak_kib()
+    run_method(method, model, x)
+    return (_peak_kib() - before) / 1024
+
+
+def memory_table(threads: int) -> list[str]:
+    rows = []
+    for label in SETUPS:
+        growth = {}
+        for method in METHODS:
+            out = subprocess.run(
+                [sys.executable, __file__, "--peak", label, method, "--threads", str(threads)],
+                check=True, capture_output=True, text=True,
+            )
+            growth[method] = float(out.stdout.strip().splitlines()[-1])
+        rows += [f"| {label} | {m} | {growth[m]:.0f} | {growth[m] / growth['gradient']:.2f} |" for m in METHODS]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory table")
+    parser.add_argument("--peak", nargs=2, metavar=("SETUP", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    setups = {
-        "encoder (6 layers, d=256, 4 heads, T=128, N=8)": (Encoder().eval(), torch.randn(8, 128, 256)),
-        "LSTM (2 layers, 256 units, T=200, N=8)": (Recurrent().eval(), torch.randn(8, 200, 32)),
-    }
+    if args.peak:
+        print(peak_growth(*args.peak))
+        return
     print(f"torch {torch.__version__}, {args.threads} threads, {args.repeats} repeats\n")
     print("| model | method | median s | time / gradient |")
     print("| --- | --- | --- | --- |")
-    for label, (model, x) in setups.items():
+    for label, setup in SETUPS.items():
+        torch.manual_seed(0)
+        model, x = setup()
         for p in model.parameters():
             p.requires_grad_(False)
         cases: dict[str, Callable[[], object]] = {
-            "gradient": lambda model=model, x=x: gradient(model, x),
-            "attnlrp": lambda model=model, x=x: xaikit.explain(model, x, 1, method="lrp", composite="attnlrp"),
-            "cp_lrp": lambda model=model, x=x: xaikit.explain(model, x, 1, method="lrp", composite="cp_lrp"),
+            name: lambda name=name, model=model, x=x: run_method(name, model, x) for name in METHODS
         }
         for name, (seconds, ratio) in ratios(cases, args.repeats).items():
             print(f"| {label} | {name} | {seconds:.3f} | {ratio:.2f} |")
+    if not args.no_memory:
+        print("\n| model | method | peak growth MiB | peak / gradient |")
+        print("| --- | --- | --- | --- |")
+        print("\n".join(memory_table(args.threads)))
 
 
 if __name__ == "__main__":

@@ -53,10 +53,14 @@ class _Carry:
 
     ``op``/``source``/``rule`` are set for outputs of parametric layers, whose propagation
     graph is built only when first needed (so that a following batch-norm can be merged
-    into the layer first). ``graph`` is the tensor carrying the propagation graph.
+    into the layer first). ``graph`` is the tensor carrying the propagation graph; ``own``
+    says that the tensor this entry is for is its own graph. (The entry must not hold that
+    tensor: the table's keys are weak, so that each intermediate tensor is freed when the
+    model and the autograd graph let go of it, as without the engine.)
     """
 
     graph: Tensor | None = None
+    own: bool = False
     nonnegative: bool = False
     positive_graph: Tensor | None = None
     op: LinearOp | None = None
@@ -139,7 +143,7 @@ class Propagation(TorchFunctionMode):
     # ------------------------------------------------------------------ tracking
     def track(self, x: Tensor) -> Tensor:
         """Mark ``x`` (a leaf requiring grad) as carrying relevance; returns it."""
-        self._carry[x] = _Carry(graph=x, nonnegative=bool((x.detach() >= 0).all()))
+        self._carry[x] = _Carry(own=True, nonnegative=bool((x.detach() >= 0).all()))
         self._visibility.track_input(x)
         return x
 
@@ -163,6 +167,8 @@ class Propagation(TorchFunctionMode):
             raise ValueError(
                 "this tensor does not depend on the explained input; does the model use its input?"
             )
+        if carry.own:
+            return x
         if carry.graph is None and positive_only:
             if carry.positive_graph is None:
                 carry.positive_graph = self._build_pending(carry, x, positive_only=True)
@@ -187,13 +193,13 @@ class Propagation(TorchFunctionMode):
         if built is None:
             return None
         graph = graft(built, x)
-        self._carry[graph] = _Carry(graph=graph)
+        self._carry[graph] = _Carry(own=True)
         return graph
 
     def value_of(self, x: Tensor) -> Tensor:
         """The current value of a carrying tensor (after any in-place update the model made)."""
         carry = self._carry.get(x)
-        if carry is not None and carry.graph is not None:
+        if carry is not None and not carry.own and carry.graph is not None:
             return carry.graph.detach()
         return x.detach()
 
@@ -208,7 +214,7 @@ class Propagation(TorchFunctionMode):
     def _mark(self, out: Any, nonnegative: bool = False) -> Any:
         def mark(t: Any) -> Any:
             if isinstance(t, Tensor) and t.dtype.is_floating_point and t.requires_grad:
-                self._carry[t] = _Carry(graph=t, nonnegative=nonnegative)
+                self._carry[t] = _Carry(own=True, nonnegative=nonnegative)
             return t
 
         if isinstance(out, Tensor):
@@ -301,7 +307,8 @@ class Propagation(TorchFunctionMode):
         self._note_role(func, family, call_args, kwargs, result)
         if (inplace or inplace_flag) and args and self.carries(args[0]) and self.carries(result):
             # The model mutated args[0]: from now on that tensor stands for the result.
-            self._carry[args[0]] = self._carry[result]
+            carry = self._carry[result]
+            self._carry[args[0]] = replace(carry, graph=result, own=False) if carry.own else carry
         return result
 
     def _inside(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -610,10 +617,10 @@ class Propagation(TorchFunctionMode):
             if value is None:
                 value = op.value(inputs)
             graph = graft(built, value)
-            self._carry[graph] = _Carry(graph=graph, op=op, source=x, rule=rule)
+            self._carry[graph] = _Carry(own=True, op=op, source=x, rule=rule)
             return graph
         out = op.value(self.value_of(x)) if value is None else value
-        self._carry[out] = _Carry(op=replace(op, output=out), source=x, rule=rule)
+        self._carry[out] = _Carry(op=replace(op, output=out.detach()), source=x, rule=rule)
         return out
 
     # special cases ----------------------------------------------------------

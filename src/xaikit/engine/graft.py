@@ -89,9 +89,13 @@ def stabilize(d: Tensor, epsilon: float, relative: bool) -> Tensor:
 
 def stabilized_reciprocal(d: Tensor, epsilon: float, relative: bool) -> Tensor:
     """``1 / stabilize(d)``, zero where the stabilized value is zero (fused for speed)."""
-    if epsilon == 0.0:
+    return _reciprocal(d, None if epsilon == 0.0 else _epsilon_per_sample(d, epsilon, relative))
+
+
+def _reciprocal(d: Tensor, eps: Tensor | None) -> Tensor:
+    """``1 / (d + copysign(eps, d))`` (``1 / d`` without ``eps``), zero where that is zero."""
+    if eps is None:
         return safe_reciprocal(d)
-    eps = _epsilon_per_sample(d, epsilon, relative)
     # |d| + eps with the sign of d: d + copysign(eps, d) to the bit (rounding is symmetric in
     # sign), without broadcasting ``eps`` through copysign (several times slower)
     stab = d.abs().add_(eps).copysign_(d)
@@ -103,9 +107,45 @@ def stabilized_reciprocal(d: Tensor, epsilon: float, relative: bool) -> Tensor:
     return stab.reciprocal_()
 
 
-def stabilized_ratio(numerator: Tensor, value: Tensor, epsilon: float, relative: bool) -> Tensor:
-    """:func:`relevance_ratio` with the stabilized value of ``numerator`` as denominator."""
-    return graft(numerator, value, stabilized_reciprocal(numerator.detach(), epsilon, relative))
+class _Ratio(torch.autograd.Function):
+    """Value ``value``; gradient ``grad / (divisor * stabilize(denominator))`` sent to ``graph``.
+
+    Saves the denominator and the per-sample stabilizer, not the reciprocal: the denominator
+    is the operation's output, which the graph keeps anyway (the next layer's input), so the
+    ratio adds no tensor of the output's size; the reciprocal is formed in the backward pass.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, graph: Tensor, value: Tensor, denominator: Tensor, eps: Tensor | None, divisor: int
+    ) -> Tensor:
+        ctx.divisor = divisor
+        ctx.save_for_backward(denominator, eps)
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
+        denominator, eps = ctx.saved_tensors
+        inverse = _reciprocal(denominator, eps)
+        if ctx.divisor != 1:
+            inverse = inverse / ctx.divisor
+        return grad * inverse, None, None, None, None
+
+
+def stabilized_ratio(
+    numerator: Tensor, value: Tensor, epsilon: float, relative: bool, *,
+    denominator: Tensor | None = None, divisor: int = 1,
+) -> Tensor:
+    """A tensor with value ``value`` whose gradient is ``grad / (divisor * stabilize(d))`` into ``numerator``.
+
+    ``d`` is ``denominator`` if given (pass the operation's output when it equals the
+    numerator's value, so that no other tensor is kept for the backward pass), else the
+    numerator's value.
+    """
+    d = (numerator if denominator is None else denominator).detach()
+    eps = None if epsilon == 0.0 else _epsilon_per_sample(d, epsilon, relative)
+    out: Tensor = _Ratio.apply(numerator, value.detach(), d, eps, divisor)
+    return out
 
 
 def relevance_ratio(numerator: Tensor, denominator: Tensor, value: Tensor) -> Tensor:

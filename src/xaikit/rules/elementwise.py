@@ -44,5 +44,5 @@ class Norm(ElementwiseRule):
 
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """``R_j = a_j / stabilize(sum_j a_j) R_k`` through the operation itself."""
-        u = call(*[times_input(g) for g in graphs])
-        return stabilized_ratio(u, value, self.epsilon, self.relative)
+        u = call(*[times_input(g) for g in graphs])  # its value is the op on the true values: ``value``
+        return stabilized_ratio(u, value, self.epsilon, self.relative, denominator=value)

@@ -18,7 +18,7 @@ from typing import ClassVar
 from torch import Tensor
 
 from xaikit.engine.call import OpCall
-from xaikit.engine.graft import graft, stabilized_reciprocal, times_input
+from xaikit.engine.graft import stabilized_ratio, times_input
 from xaikit.engine.kinds import OpKind
 from xaikit.engine.rule import ElementwiseRule
 
@@ -81,5 +81,4 @@ class ProductRule(ElementwiseRule):
 
     def _shared_ratio(self, product: Tensor, value: Tensor, receivers: int) -> Tensor:
         """``product`` with value ``value``; its gradient ``grad / (receivers * stabilize(value))``."""
-        scale = stabilized_reciprocal(value.detach(), self.epsilon, self.relative)
-        return graft(product, value, scale if receivers == 1 else scale / receivers)
+        return stabilized_ratio(product, value, self.epsilon, self.relative, denominator=value, divisor=receivers)
