@@ -5,8 +5,9 @@ explained at its input embeddings, and a 2-layer LSTM (256 units, 200 steps). Ea
 runs interleaved with the plain gradient with respect to the input (one forward and one
 backward pass) and the table reports the median over repeats of ``time / gradient time``
 in the same repeat. Peak memory: each case runs once in a fresh subprocess (after a warm-up
-on one short sequence), and the table reports the growth of the process's peak resident set
-over what the model and the batch already hold, as a ratio to the gradient's. LXT side by
+on one short sequence), and the table reports how far the resident set rises above what the
+model and the batch already hold (the kernel's high-water mark, reset before the call), and
+its ratio to the gradient's. LXT side by
 side on a Hugging Face Llama: ``benchmarks/bench_lxt.py``.
 
 Run::
@@ -17,8 +18,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import gc
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from torch import Tensor, nn
 
 import xaikit
 from bench_gradients import interleaved_times
+from peak_memory import peak_growth_mib
 
 
 class Encoder(nn.Module):
@@ -85,10 +85,6 @@ def run_method(name: str, model: nn.Module, x: Tensor) -> object:
     return xaikit.explain(model, x, 1, method="lrp", composite=name)
 
 
-def _peak_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-
-
 def peak_growth(setup: str, method: str) -> float:
     """MiB the peak resident set grows by while ``method`` explains the batch of ``setup`` once."""
     torch.manual_seed(0)
@@ -96,10 +92,7 @@ def peak_growth(setup: str, method: str) -> float:
     for p in model.parameters():
         p.requires_grad_(False)
     run_method(method, model, x[:1, :8].contiguous())  # warm-up: kernels, thread pools, the probe
-    gc.collect()
-    before = _peak_kib()
-    run_method(method, model, x)
-    return (_peak_kib() - before) / 1024
+    return peak_growth_mib(lambda: run_method(method, model, x))[1]
 
 
 def memory_table(threads: int) -> list[str]:

@@ -196,3 +196,32 @@ def test_cp_lrp_conserves_relevance_on_the_constant_free_vit_to_the_sum_stabiliz
     # which composite_options={"epsilon": ...} does not reach); 1.4e-9 with it at 1e-12
     _, _, e = _explain("vit", attention, "cp_lrp", constant_free=True)
     assert float(e.relative_delta.max()) < 5e-6
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_the_next_token_at_a_chosen_position_is_a_target(family: str) -> None:
+    """Causal models: tokens after the position get no relevance; the predicted token by default."""
+    model, _, _ = _build(family, "sdpa")
+    ids = torch.randint(0, 50, (2, 6), generator=torch.Generator().manual_seed(3))
+    position = 3
+    e = xaikit.explain(model, ids, None, method="lrp", composite="cp_lrp", output=xaikit.NextToken(position))
+    assert e.attribution.shape == (2, 6)
+    assert torch.all(e.attribution[:, position + 1 :] == 0)
+    assert torch.all(e.attribution[:, : position + 1].abs().sum(1) > 0)
+    with torch.no_grad():
+        predicted = model(input_ids=ids).logits[:, position].argmax(-1)
+    assert torch.equal(torch.as_tensor(e.target), predicted)
+    by_hand = xaikit.explain(
+        model, ids, predicted, method="lrp", composite="cp_lrp", output=lambda out: out.logits[:, position]
+    )
+    torch.testing.assert_close(e.attribution, by_hand.attribution, rtol=0, atol=0)
+
+
+def test_next_token_outside_the_sequence_or_on_a_classifier_is_refused() -> None:
+    model, _, _ = _build("gpt2", "sdpa")
+    ids = torch.randint(0, 50, (2, 6), generator=torch.Generator().manual_seed(3))
+    with pytest.raises(xaikit.utils.errors.InputError, match=r"position=6.*\[-6, 5\]"):
+        xaikit.explain(model, ids, None, method="saliency", output=xaikit.NextToken(6))
+    classifier, _, _ = _build("bert", "sdpa")
+    with pytest.raises(xaikit.utils.errors.ModelOutputError, match="output='logits'"):
+        xaikit.explain(classifier, ids, None, method="saliency", output=xaikit.NextToken(-1))

@@ -12,6 +12,7 @@ from xaikit.core.registry import (
     unregister_method,
 )
 from xaikit.core.targets import ClassTarget, LogOdds, OutputSelection, Predicted, Target, as_target
+from xaikit.core.wrappers import NextToken
 
 __all__ = [
     "Attribution",
@@ -20,6 +21,7 @@ __all__ = [
     "Explanation",
     "ExplanationFileError",
     "LogOdds",
+    "NextToken",
     "OutputSelection",
     "Predicted",
     "Target",

@@ -59,7 +59,7 @@ a TorchScript module): it is always probed.
     chain: list[Hashable] = []
     while hasattr(model, "xaikit_wrapped"):
         selector = getattr(model, "output", None)
-        chain.append((type(model).__qualname__, selector if isinstance(selector, str | int) else id(selector)))
+        chain.append((type(model).__qualname__, selector if _hashable(selector) else id(selector)))
         model = model.xaikit_wrapped
     if not isinstance(model, nn.Module) or isinstance(model, torch.jit.ScriptModule):
         return None
@@ -75,6 +75,14 @@ a TorchScript module): it is always probed.
         sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in modules),
     )
     return model, signature
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def probe_model(model: Callable[..., Any], inputs: Tensor) -> None:

@@ -2,6 +2,9 @@
 
 - :class:`SelectedOutput` explains one entry of a model that returns a dict, a tuple or a
   Hugging Face ``ModelOutput`` (``output="logits"``, an index, or a callable).
+- :class:`NextToken` is the selector of a language model's prediction of the token after
+  a chosen position (``output=xaikit.NextToken(-1)``; the target is then a token id, the
+  predicted one by default).
 - :class:`EmbeddedInputs` explains a model taking integer token ids at its embedding:
   the methods see the embedding's output (real-valued), and the relevance of each token
   is the sum over its embedding dimensions.
@@ -13,6 +16,7 @@ names the layers by the wrapped model's own module names (:attr:`xaikit_wrapped`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,9 +24,56 @@ from torch import Tensor, nn
 
 from xaikit.utils.errors import InputError, ModelOutputError
 
-__all__ = ["EmbeddedInputs", "OutputSelector", "SelectedOutput", "find_token_embedding", "unwrapped"]
+__all__ = ["EmbeddedInputs", "NextToken", "OutputSelector", "SelectedOutput", "find_token_embedding", "unwrapped"]
 
 OutputSelector = str | int | Callable[[Any], Tensor]
+
+
+@dataclass(frozen=True)
+class NextToken:
+    """Output selector: a language model's logits for the token after ``position``.
+
+    For a causal language model (``GPT2LMHeadModel``, ``LlamaForCausalLM``, or any model
+    returning logits ``(N, T, vocabulary)``, as a tensor, a dict or a ``ModelOutput``) the
+    prediction at ``position`` is the next-token distribution given the tokens up to it;
+    with ``output=NextToken(p)`` the target is a token id (or one per sequence), the
+    predicted token by default.
+
+    Parameters
+    ----------
+    position : int
+        The position whose prediction is explained; negative counts from the end
+        (``-1``: the token after the last one).
+
+    Examples
+    --------
+    >>> import xaikit
+    >>> selector = xaikit.NextToken(-1)
+    >>> selector
+    NextToken(position=-1)
+    """
+
+    position: int = -1
+
+    def __call__(self, out: Any) -> Tensor:
+        logits = out
+        if isinstance(out, dict) and "logits" in out:
+            logits = out["logits"]
+        elif not isinstance(out, Tensor) and hasattr(out, "logits"):
+            logits = out.logits
+        if not isinstance(logits, Tensor) or logits.ndim != 3:
+            shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+            raise ModelOutputError(
+                f"NextToken needs logits of shape (N, T, vocabulary), the model returned {shape}; "
+                "for a classifier use output='logits' (or no output selector)"
+            )
+        length = logits.shape[1]
+        if not -length <= self.position < length:
+            raise InputError(
+                f"NextToken(position={self.position}) is outside the sequences of length {length}; "
+                f"pass a position in [-{length}, {length - 1}]"
+            )
+        return logits[:, self.position]
 
 
 def unwrapped(model: Any) -> Any:
@@ -85,7 +136,7 @@ def find_token_embedding(model: Callable[..., Any], ids: Tensor) -> nn.Embedding
     probe = ids[:1]
     readers: list[nn.Module] = []
     handles = [
-        m.register_forward_pre_hook(lambda module, args: readers.append(module) if args and args[0] is probe else None)
+        m.register_forward_pre_hook(lambda module, args: readers.append(module) if args and _views(args[0], probe) else None)
         for m in modules
     ]
     try:
@@ -104,6 +155,13 @@ def find_token_embedding(model: Callable[..., Any], ids: Tensor) -> nn.Embedding
         )
     embedding: nn.Embedding | nn.EmbeddingBag = readers[0]  # type: ignore[assignment]
     return embedding
+
+
+def _views(t: Any, ids: Tensor) -> bool:
+    """Whether ``t`` is ``ids`` or a view of all of it (GPT-2 embeds ``input_ids.view(-1, T)``)."""
+    return t is ids or (
+        isinstance(t, Tensor) and t.data_ptr() == ids.data_ptr() and t.numel() == ids.numel() and t.dtype == ids.dtype
+    )
 
 
 class EmbeddedInputs(nn.Module):

@@ -11,6 +11,8 @@ Architectures
 - :func:`vgg16`: VGG-16 (configuration D) for small inputs.
 - :func:`resnet50` / :func:`resnet_small`: bottleneck ResNets whose blocks
   use functional ReLUs and a plain ``+`` residual.
+- :class:`VisionTransformer`: a small ViT (patch convolution, class token,
+  ``nn.TransformerEncoder``), e.g. for the digits.
 
 Pretrained
 ----------
@@ -33,6 +35,7 @@ from .mlp import MLP
 from .pretrained import default_cache_dir, digits_cnn, digits_vgg, load_digits_split
 from .resnet import Bottleneck, ResNet, resnet50, resnet_small
 from .vgg import VGG, vgg16
+from .vit import VisionTransformer
 
 __all__ = [
     "MLP",
@@ -44,6 +47,7 @@ __all__ = [
     "DigitsVGG",
     "ResNet",
     "SmallCNN",
+    "VisionTransformer",
     "default_cache_dir",
     "digits_cnn",
     "digits_vgg",
@@ -64,6 +68,7 @@ REFERENCE_MODELS: dict[str, Callable[..., nn.Module]] = {
     "vgg16": vgg16,
     "resnet50": resnet50,
     "resnet_small": resnet_small,
+    "vision_transformer": VisionTransformer,
 }
 
 
@@ -74,7 +79,7 @@ def reference_model(name: str, **kwargs: Any) -> nn.Module:
     ----------
     name : str
         One of ``"mlp"``, ``"digits_cnn"``, ``"digits_vgg"``, ``"small_cnn"``, ``"cnn1d"``,
-        ``"vgg16"``, ``"resnet50"``, ``"resnet_small"`` (case-insensitive,
+        ``"vgg16"``, ``"resnet50"``, ``"resnet_small"``, ``"vision_transformer"`` (case-insensitive,
         ``-`` is read as ``_``).
     **kwargs
         Passed to the constructor (e.g. ``in_features`` for ``"mlp"``,

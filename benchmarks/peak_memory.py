@@ -1,0 +1,31 @@
+"""Peak resident memory of one call, on Linux: the high-water mark reset just before it."""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_STATUS = Path("/proc/self/status")
+
+
+def _kib(field: str) -> int:
+    match = re.search(rf"{field}:\s+(\d+)", _STATUS.read_text())
+    if match is None:
+        raise RuntimeError(f"no {field} in {_STATUS}")
+    return int(match.group(1))
+
+
+def peak_growth_mib(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()`` and how far the resident set rose above its level before the call, in MiB.
+
+    The kernel's high-water mark (``VmHWM``) is reset first (``/proc/self/clear_refs``), so
+    the figure is this call's peak whatever the process did before.
+    """
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _kib("VmRSS")
+    result = fn()
+    return result, (_kib("VmHWM") - before) / 1024
