@@ -15,13 +15,15 @@ names the layers by the wrapped model's own module names (:attr:`xaikit_wrapped`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from xaikit.core.probe import probe_key
 from xaikit.utils.errors import InputError, ModelOutputError
 
 __all__ = ["EmbeddedInputs", "NextToken", "OutputSelector", "SelectedOutput", "find_token_embedding", "unwrapped"]
@@ -120,12 +122,35 @@ class SelectedOutput(nn.Module):
 def find_token_embedding(model: Callable[..., Any], ids: Tensor) -> nn.Embedding | nn.EmbeddingBag:
     """The embedding module that reads the token ids ``ids`` (one forward pass on the first sample).
 
+    The answer is remembered per module and input signature, as the model probe's
+    (:func:`~xaikit.core.probe.probe_key`): a changed module is looked at again.
+
     Raises
     ------
     InputError
         If the model has no embedding reading the ids, or several do (the ids would then
         reach the model otherwise than through one embedding, and cannot be replaced).
     """
+    key = probe_key(model, ids)
+    known = None if key is None else _EMBEDDINGS.get(key[0], {}).get(key[1])
+    if known is not None:
+        return known
+    embedding = _find_token_embedding(model, ids)
+    if key is not None:
+        remembered = _EMBEDDINGS.setdefault(key[0], {})
+        if len(remembered) >= 64:
+            remembered.clear()
+        remembered[key[1]] = embedding
+    return embedding
+
+
+#: The embedding found per module and input signature (:func:`~xaikit.core.probe.probe_key`).
+_EMBEDDINGS: weakref.WeakKeyDictionary[nn.Module, dict[Hashable, nn.Embedding | nn.EmbeddingBag]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _find_token_embedding(model: Callable[..., Any], ids: Tensor) -> nn.Embedding | nn.EmbeddingBag:
     root = unwrapped(model)
     modules = [m for m in root.modules() if isinstance(m, nn.Embedding | nn.EmbeddingBag)] if isinstance(root, nn.Module) else []
     if not modules:

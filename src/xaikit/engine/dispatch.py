@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
-from torch.utils.weak import WeakTensorKeyDictionary
 
 from xaikit.core.wrappers import unwrapped
 from xaikit.engine import ops
@@ -41,6 +40,7 @@ from xaikit.engine.layer import LayerInfo, LinearOp, bias_of
 from xaikit.engine.recurrent import UNROLLED, UNROLLED_PACKING
 from xaikit.engine.relu_forms import SignMasks
 from xaikit.engine.rule import ElementwiseRule, LayerRule, Rule, check_serves
+from xaikit.engine.tensor_table import TensorTable
 from xaikit.engine.visibility import Visibility, grad_disabled
 from xaikit.utils.errors import ModelError
 
@@ -94,7 +94,7 @@ class Propagation(TorchFunctionMode):
         self.model = model
         self.rules = rules
         self.merge_batchnorm = merge_batchnorm
-        self._carry: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._carry: TensorTable[_Carry] = TensorTable()
         self._stack: list[nn.Module] = []
         self._names: dict[int, str] = {}
         self._handles: list[Any] = []
@@ -102,7 +102,7 @@ class Propagation(TorchFunctionMode):
         self.layers: list[LayerInfo] = []
         self._masks = SignMasks()
         #: ``"gate"``, ``"squash"`` or ``"statistic"`` for carried tensors that are one (see :meth:`_note_role`).
-        self._roles: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._roles: TensorTable[str] = TensorTable()
         self._visibility = Visibility()
         #: Derived weights are cached within this run only (see :mod:`xaikit.engine.derived`).
         self.generation = new_generation()

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.weak import WeakTensorKeyDictionary
+
+from xaikit.engine.tensor_table import TensorTable
 
 __all__ = ["SignMasks"]
 
@@ -52,7 +53,7 @@ class SignMasks:
     """
 
     def __init__(self) -> None:
-        self._masks: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._masks: TensorTable[tuple[Tensor, bool]] = TensorTable()
 
     def note(self, func: _Func, args: Sequence[Any], out: Any, carries: Callable[[Any], bool]) -> None:
         """Record ``out`` if it is a sign mask of a carried tensor (or a negation or conversion of one)."""

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.weak import WeakTensorKeyDictionary
+
+from xaikit.engine.tensor_table import TensorTable
 
 __all__ = ["Visibility"]
 
@@ -30,7 +31,7 @@ class Visibility:
     """Tensors derived from the input out of the engine's sight."""
 
     def __init__(self) -> None:
-        self._hidden: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+        self._hidden: TensorTable[bool] = TensorTable()
         self._inputs: set[Any] = set()
 
     def track_input(self, leaf: Tensor) -> None:
