@@ -16,6 +16,7 @@ from xaikit.engine.kinds import ALL_KINDS, ELEMENTWISE_KINDS, LAYER_KINDS, OpKin
 from xaikit.engine.layer import LayerInfo, LinearOp, clear_weight_cache
 from xaikit.engine.ops import register_operation, supported_operations, unregister_operation
 from xaikit.engine.rule import ElementwiseRule, LayerRule, Rule
+from xaikit.engine.units import GradientUnits
 
 __all__ = [
     "ALL_KINDS",
@@ -23,6 +24,7 @@ __all__ = [
     "LAYER_KINDS",
     "ElementwiseRule",
     "Gradient",
+    "GradientUnits",
     "LayerInfo",
     "LayerRule",
     "LinearOp",

@@ -16,6 +16,9 @@ class RuleProvider(Protocol):
     where both give ``None`` the operation keeps its natural gradient (max-pooling its
     natural routing). Whatever rule is returned must serve the operation's kind
     (:attr:`xaikit.engine.Rule.kinds`); the engine raises otherwise.
+
+    A provider with an attribute ``units`` that is a :class:`~xaikit.engine.units.GradientUnits`
+    has its relevance carried in gradient units (``None`` or absent: relevance units).
     """
 
     def rule_for(self, info: LayerInfo) -> Rule | None:

@@ -41,6 +41,7 @@ from xaikit.engine.recurrent import UNROLLED, UNROLLED_PACKING
 from xaikit.engine.relu_forms import SignMasks
 from xaikit.engine.rule import ElementwiseRule, LayerRule, Rule, check_serves
 from xaikit.engine.tensor_table import TensorTable
+from xaikit.engine.units import GradientUnits
 from xaikit.engine.visibility import Visibility, grad_disabled
 from xaikit.utils.errors import ModelError
 
@@ -106,6 +107,11 @@ class Propagation(TorchFunctionMode):
         self._visibility = Visibility()
         #: Derived weights are cached within this run only (see :mod:`xaikit.engine.derived`).
         self.generation = new_generation()
+        units = getattr(rules, "units", None)
+        if units is not None and not isinstance(units, GradientUnits):
+            raise TypeError(f"the rule provider's units must be a xaikit.engine.GradientUnits or None, got {units!r}")
+        #: Gradient units (relevance = value x gradient of the graph), or ``None``: relevance units.
+        self.units: GradientUnits | None = units
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Propagation:
@@ -169,7 +175,7 @@ class Propagation(TorchFunctionMode):
             )
         if carry.own:
             return x
-        if carry.graph is None and positive_only:
+        if carry.graph is None and positive_only and self.units is None:
             if carry.positive_graph is None:
                 carry.positive_graph = self._build_pending(carry, x, positive_only=True)
             if carry.positive_graph is not None:
@@ -188,13 +194,51 @@ class Propagation(TorchFunctionMode):
         and the rule has none.
         """
         assert carry.op is not None and carry.source is not None and carry.rule is not None
-        a = self.graph_of(carry.source)
-        built = carry.rule.propagate_positive(carry.op, a) if positive_only else carry.rule.propagate(carry.op, a)
+        built = self._layer_graph(carry.rule, carry.op, carry.source, positive_only=positive_only)
         if built is None:
             return None
         graph = graft(built, x)
         self._carry[graph] = _Carry(own=True)
         return graph
+
+    def _layer_graph(self, rule: LayerRule, op: LinearOp, source: Tensor, *, positive_only: bool = False) -> Tensor | None:
+        """The rule's graph of the layer ``op`` on ``source``, in the engine's units."""
+        a = self.graph_of(source)
+        if self.units is None:
+            return rule.propagate_positive(op, a) if positive_only else rule.propagate(op, a)
+        built = rule.propagate_gradient(op, a, self.units)
+        if built is None:  # convert units around the rule
+            built = self.units.from_relevance(rule.propagate(op, self.units.to_relevance(a, self.value_of(source))))
+        return built
+
+    def _elementwise_graph(
+        self, kind: OpKind, rule: ElementwiseRule, call: OpCall, graphs: list[Tensor], value: Tensor | None = None
+    ) -> Any:
+        """The rule's output for an operation of ``kind`` on the carried ``graphs``, in the engine's units.
+
+        In relevance units the rule's :meth:`~ElementwiseRule.propagate_elementwise` (with
+        ``value``, else :meth:`~ElementwiseRule.propagate_call`); in gradient units its
+        :meth:`~ElementwiseRule.propagate_gradient_elementwise`, or the former with units converted.
+        """
+        units = self.units
+        if units is None:
+            return rule.propagate_call(call, graphs) if value is None else rule.propagate_elementwise(call, graphs, value)
+        built = rule.propagate_gradient_elementwise(kind, call, graphs, units)
+        if built is not None:
+            return built
+        if value is None:
+            with torch.no_grad():
+                value = call.on_values()
+        relevance = [units.to_relevance(g, call.value_of(i)) for i, g in enumerate(graphs)]
+        return units.from_relevance(rule.propagate_elementwise(call, relevance, value))
+
+    def start_gradient(self, relevance: Tensor, value: Tensor) -> Tensor:
+        """What to send back from an output graph of ``value`` for it to carry ``relevance``."""
+        return relevance if self.units is None else self.units.start(relevance, value)
+
+    def relevance_of(self, gradient: Tensor, value: Tensor) -> Tensor:
+        """The relevance of a tracked tensor of ``value`` whose graph received ``gradient``."""
+        return gradient if self.units is None else self.units.relevance(gradient, value)
 
     def value_of(self, x: Tensor) -> Tensor:
         """The current value of a carrying tensor (after any in-place update the model made)."""
@@ -406,7 +450,7 @@ class Propagation(TorchFunctionMode):
         call, carried = self._call(func, args, kwargs)
         call = replace(call, roles=tuple(self._product_role(t) for t in carried))
         rule = self._elementwise_rule(self._info(OpKind.PRODUCT, func))
-        return self._mark(rule.propagate_call(call, [self.graph_of(t) for t in carried]))
+        return self._mark(self._elementwise_graph(OpKind.PRODUCT, rule, call, [self.graph_of(t) for t in carried]))
 
     def _on_softmax(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         return self._elementwise(OpKind.SOFTMAX, func, args, kwargs)
@@ -461,22 +505,28 @@ class Propagation(TorchFunctionMode):
         rule: ElementwiseRule | None = None,
     ) -> Any:
         call, carried = self._call(func, args, kwargs)
-        with torch.no_grad():
-            value = call.on_values()
-        if not isinstance(value, Tensor) or not value.dtype.is_floating_point:
-            return value
+        value: Tensor | None = None  # in gradient units, computed by the rule's form of the operation
+        if self.units is None:
+            with torch.no_grad():
+                value = call.on_values()
+            if not isinstance(value, Tensor) or not value.dtype.is_floating_point:
+                return value
         if rule is None:
             rule = self._elementwise_rule(self._info(kind, func))
         positive_only = kind is OpKind.ACTIVATION and ops.zeroes_negatives(func, args, kwargs)
         graphs = [self.graph_of(t, positive_only=positive_only) for t in carried]
-        out = rule.propagate_elementwise(call, graphs, value)
-        return self._mark(out, positive_only)
+        return self._mark(self._elementwise_graph(kind, rule, call, graphs, value), positive_only)
 
     def _custom(self, func: Callable[..., Any], rule: CustomRule, args: list[Any], kwargs: dict[str, Any]) -> Any:
         call, carried = self._call(func, args, kwargs)
         with torch.no_grad():
             value = call.on_values()
-        return self._mark(rule(call, [self.graph_of(t) for t in carried], value))
+        graphs = [self.graph_of(t) for t in carried]
+        units = self.units
+        if units is None:
+            return self._mark(rule(call, graphs, value))
+        relevance = [units.to_relevance(g, call.value_of(i)) for i, g in enumerate(graphs)]
+        return self._mark(units.from_relevance(rule(call, relevance, value)))
 
     def _on_activation(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         return self._elementwise(OpKind.ACTIVATION, func, args, kwargs)
@@ -608,10 +658,11 @@ class Propagation(TorchFunctionMode):
         change the model's values. Other rules' graphs are built when first consumed (so a
         following batch normalization can be merged into the layer first).
         """
-        if rule.computes_layer_output:
+        if rule.computes_layer_output or self.units is not None:
             inputs = self.value_of(x)
             op.memo["input"] = inputs
-            built = rule.propagate(op, self.graph_of(x))
+            built = self._layer_graph(rule, op, x)
+            assert built is not None
             if value is None:
                 value = op.computed_output()
             if value is None:
@@ -688,7 +739,7 @@ class Propagation(TorchFunctionMode):
         """The normalization ``func`` with constant statistics (``normalize``, linear in ``x``) under the ``sum`` rule."""
         call, carried = self._call(normalize, [x], {})
         rule = self._elementwise_rule(self._info(OpKind.SUM, func))
-        return self._mark(rule.propagate_elementwise(call, [self.graph_of(t) for t in carried], value))
+        return self._mark(self._elementwise_graph(OpKind.SUM, rule, call, [self.graph_of(t) for t in carried], value))
 
     def _normalization(self, func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Layer/group norm with the normalizing statistics held constant (Ali et al., 2022)."""

@@ -17,6 +17,11 @@ Composites check at construction that every rule serves the kinds it is assigned
 the engine checks it again for any other rule provider, so a rule can never be silently
 replaced by a default. Modified weights are derived through :meth:`LayerRule.derive`,
 which caches them in the rule object (see :mod:`xaikit.engine.derived`).
+
+A rule may also offer its form in gradient units (``propagate_gradient`` or ``propagate_gradient_elementwise``, see
+:mod:`xaikit.engine.units`), which a composite with ``units=GradientUnits()`` propagates
+at the memory of a plain gradient; rules without one still work there (the engine
+converts units around them).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from xaikit.engine.kinds import ELEMENTWISE_KINDS, LAYER_KINDS, OpKind, kind_nam
 if TYPE_CHECKING:
     from xaikit.engine.call import OpCall
     from xaikit.engine.layer import LinearOp
+    from xaikit.engine.units import GradientUnits
 
 
 class Rule:
@@ -85,6 +91,15 @@ class LayerRule(Rule, ABC):
         """
         return None
 
+    def propagate_gradient(self, op: LinearOp, g: Tensor, units: GradientUnits) -> Tensor | None:
+        """The rule in gradient units (see :mod:`xaikit.engine.units`), for a graph ``g`` in them.
+
+        A tensor equal to ``op(g)`` whose gradient with respect to ``g`` is ``G_in`` when the
+        one reaching it is ``G_out``, with ``R = value * G`` on both sides. ``None`` (the
+        default): there is none, and the engine converts units around :meth:`propagate`.
+        """
+        return None
+
     def derive(
         self, op: LinearOp, transform: Callable[[Tensor], Tensor], *, bias: bool = True
     ) -> tuple[Tensor, Tensor | None]:
@@ -129,3 +144,12 @@ class ElementwiseRule(Rule, ABC):
         with torch.no_grad():
             value = call.on_values()
         return self.propagate_elementwise(call, graphs, value)
+
+    def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor | None:
+        """The rule in gradient units (see :mod:`xaikit.engine.units`) for an operation of ``kind``.
+
+        ``graphs`` carry gradient units; the result is a tensor equal to the operation's true
+        output whose graph carries them too. ``None`` (the default): there is none, and the
+        engine converts units around :meth:`propagate_elementwise`.
+        """
+        return None

@@ -67,7 +67,10 @@ def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Ten
     info = LayerInfo(kind=OpKind.DENSE, func=F.linear, module=op.info.module, name=op.info.name, index=op.info.index)
     diff = LinearOp(func=_batched_linear, weight=weight, bias=bias, info=info, generation=op.generation)
     with torch.enable_grad():
-        h = rule.propagate(diff, prop.graph_of(source))
+        a = prop.graph_of(source)
+        if prop.units is not None:  # the soft-min hands on relevance: the rule runs in its units
+            a = prop.units.to_relevance(a, prop.value_of(source))
+        h = rule.propagate(diff, a)
     hv = h.detach()
     value = -torch.logsumexp(-hv, dim=1)
     start = torch.softmax(-hv, dim=1) * value[:, None]
@@ -141,11 +144,10 @@ class LRP(Explainer):
                 graph, start, explained = logodds_graph(prop, out, resolved.index)
             else:
                 graph = prop.graph_of(out)
-                start = resolved.start_relevance(values)
+                start = prop.start_gradient(resolved.start_relevance(values), values)
                 explained = resolved.select(values)
-            (relevance,) = torch.autograd.grad(graph, leaf, start, allow_unused=True)
-        if relevance is None:
-            relevance = torch.zeros_like(inputs)
+            (gradient,) = torch.autograd.grad(graph, leaf, start, allow_unused=True)
+        relevance = torch.zeros_like(inputs) if gradient is None else prop.relevance_of(gradient, leaf)
         return Attribution(
             attribution=relevance.detach(),
             output=explained.detach(),

@@ -15,6 +15,7 @@ from typing import Any
 from xaikit.engine.kinds import LAYER_KINDS, OpKind
 from xaikit.engine.layer import LayerInfo
 from xaikit.engine.rule import Rule, check_serves
+from xaikit.engine.units import GradientUnits
 from xaikit.rules.elementwise import Norm, Pass
 from xaikit.rules.linear import Epsilon
 from xaikit.rules.matchers import Matcher, kinds_of
@@ -54,6 +55,12 @@ class Composite:
     defaults : mapping of OpKind to rule or None
         The rule of each kind where no pair decides (:data:`LRP_DEFAULTS` unless given;
         :data:`NATURAL` keeps the natural gradient). ``None`` for a kind: its natural gradient.
+    units : GradientUnits, optional
+        Carry relevance in gradient units (``R = value x gradient``; see
+        :mod:`xaikit.engine.units`): rules that offer that form (epsilon, the normalizing and
+        pass-through rules, products, the attention softmax rules) propagate at the memory
+        and nearly the cost of a plain gradient, in the limit ``epsilon -> 0`` of their
+        linear maps; others run with units converted around them. ``None``: relevance units.
 
     Examples
     --------
@@ -69,6 +76,7 @@ class Composite:
     rules: Sequence[tuple[Matcher, Any]] = field(default_factory=list)
     name: str = "custom"
     defaults: Mapping[OpKind, Rule | None] = field(default_factory=lambda: LRP_DEFAULTS)
+    units: GradientUnits | None = None
 
     def __post_init__(self) -> None:
         self.rules = tuple(tuple(pair) for pair in self.rules)
@@ -84,6 +92,8 @@ class Composite:
         for kind, rule in self.defaults.items():
             if rule is not None:
                 check_serves(rule, frozenset({kind}), f"composite {self.name!r}, default for {kind}")
+        if self.units is not None and not isinstance(self.units, GradientUnits):
+            raise TypeError(f"composite {self.name!r}: units must be a xaikit.engine.GradientUnits or None, got {self.units!r}")
 
     def rule_for(self, info: LayerInfo) -> Rule | None:
         """The rule of the first pair that matches ``info`` and serves its kind, or ``None``."""
@@ -102,7 +112,7 @@ class Composite:
 
     def with_rules(self, *pairs: tuple[Matcher, Any]) -> Composite:
         """A new composite whose ``pairs`` take precedence over this one's."""
-        return Composite([*pairs, *self.rules], name=self.name, defaults=self.defaults)
+        return Composite([*pairs, *self.rules], name=self.name, defaults=self.defaults, units=self.units)
 
     def __repr__(self) -> str:
         return f"Composite(name={self.name!r}, rules={list(self.rules)!r})"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 
 from xaikit.engine.call import OpCall
 from xaikit.engine.graft import graft, stabilized_ratio, times_input
 from xaikit.engine.kinds import OpKind
 from xaikit.engine.rule import ElementwiseRule
+from xaikit.engine.units import GradientUnits
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,24 @@ class Pass(ElementwiseRule):
             raise ValueError("the pass-through rule applies to operations with one input carrying relevance")
         return graft(graphs[0], value)
 
+    def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
+        """Gradient units: scaling keeps its own backward; an activation ``f`` multiplies by ``f(z) / z``.
+
+        ``z`` is stabilized with the units' epsilon (the stabilizer the epsilon rule of the
+        layer producing ``z`` applies in relevance units).
+        """
+        if len(graphs) != 1:
+            raise ValueError("the pass-through rule applies to operations with one input carrying relevance")
+        if kind is not OpKind.ACTIVATION:
+            out: Tensor = call(*graphs)  # linear in the carried tensor: its own backward is the rule
+            return out
+        with torch.no_grad():
+            value = call.on_values()
+            if value.shape != graphs[0].shape:
+                raise ValueError("the pass-through rule applies to operations whose output has the input's shape")
+            scale = units.ratio(value, call.value_of(0))
+        return graft(graphs[0], value, scale)
+
 
 @dataclass(frozen=True)
 class Norm(ElementwiseRule):
@@ -46,3 +66,8 @@ class Norm(ElementwiseRule):
         """``R_j = a_j / stabilize(sum_j a_j) R_k`` through the operation itself."""
         u = call(*[times_input(g) for g in graphs])  # its value is the op on the true values: ``value``
         return stabilized_ratio(u, value, self.epsilon, self.relative, denominator=value)
+
+    def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
+        """Gradient units: the operation's own backward (``epsilon -> 0``; constants absorb their share)."""
+        out: Tensor = call(*graphs)
+        return out

@@ -30,6 +30,7 @@ from torch import Tensor
 from xaikit.engine.graft import graft, stabilized_ratio, stabilized_reciprocal, times_input
 from xaikit.engine.layer import LinearOp
 from xaikit.engine.rule import LayerRule
+from xaikit.engine.units import GradientUnits
 
 #: An input bound of z^B: a number or a tensor broadcastable to the layer input.
 Bound = float | Tensor
@@ -79,6 +80,10 @@ class Epsilon(LayerRule):
         """``sum_k a_j w_jk / (z_k + eps sign(z_k)) R_k`` as a graph of ``a``."""
         u = op.own_forward(times_input(a))
         return stabilized_ratio(u, u.detach(), self.epsilon, self.relative)
+
+    def propagate_gradient(self, op: LinearOp, g: Tensor, units: GradientUnits) -> Tensor:
+        """In gradient units the layer keeps its own backward (``epsilon -> 0``; the bias absorbs its share)."""
+        return op.own_forward(g)
 
 
 def LRP0() -> Epsilon:

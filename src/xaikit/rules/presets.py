@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 from torch import nn
 
 from xaikit.engine.kinds import LAYER_KINDS, OpKind
+from xaikit.engine.units import GradientUnits
 from xaikit.rules.composite import Composite
 from xaikit.rules.elementwise import Norm
 from xaikit.rules.linear import AlphaBeta, Bound, Epsilon, Flat, Gamma, ZBox, ZPlus
@@ -105,24 +106,34 @@ def _attention_rules(epsilon: float, relative: bool, softmax: Any) -> list[tuple
     ]
 
 
+def _attention_composite(epsilon: float, relative: bool, softmax: Any, gradient_units: bool) -> Composite:
+    units = GradientUnits(epsilon, relative) if gradient_units else None
+    return Composite(_attention_rules(epsilon, relative, softmax), units=units)
+
+
 @register_composite("attnlrp")
-def _attnlrp(epsilon: float = 1e-6, relative: bool = True) -> Composite:
+def _attnlrp(epsilon: float = 1e-6, relative: bool = True, gradient_units: bool = True) -> Composite:
     """AttnLRP (Achtibat et al., 2024): epsilon on layers, AttnLRP's softmax rule, products split uniformly.
 
     Gates and normalizing statistics multiplying a signal are held constant; layer and
     RMS norm keep their statistics constant; GELU and SiLU pass relevance through.
+    With ``gradient_units`` (the default) relevance is carried as value x gradient (the
+    paper's efficient form, :mod:`xaikit.engine.units`): the memory of a plain gradient,
+    linear maps in the limit ``epsilon -> 0`` and ``epsilon`` stabilizing the activations;
+    ``False`` applies the epsilon rule at every linear map and sum.
     """
-    return Composite(_attention_rules(epsilon, relative, AttnLRPSoftmax()))
+    return _attention_composite(epsilon, relative, AttnLRPSoftmax(), gradient_units)
 
 
 @register_composite("cp_lrp")
-def _cp_lrp(epsilon: float = 1e-6, relative: bool = True) -> Composite:
+def _cp_lrp(epsilon: float = 1e-6, relative: bool = True, gradient_units: bool = True) -> Composite:
     """CP-LRP (Ali et al., 2022): the attention weights are held constant; epsilon elsewhere.
 
     Relevance reaches the values through the attention-weighted sum and none enters the
     queries and keys: on a bias-free model relevance is conserved (up to epsilon).
+    ``gradient_units`` as for ``attnlrp``.
     """
-    return Composite(_attention_rules(epsilon, relative, HeldConstant()))
+    return _attention_composite(epsilon, relative, HeldConstant(), gradient_units)
 
 
 @register_composite("lrp0")

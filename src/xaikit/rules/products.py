@@ -21,6 +21,7 @@ from xaikit.engine.call import OpCall
 from xaikit.engine.graft import stabilized_ratio, times_input
 from xaikit.engine.kinds import OpKind
 from xaikit.engine.rule import ElementwiseRule
+from xaikit.engine.units import GradientUnits, scaled_gradient
 
 __all__ = ["ProductRule"]
 
@@ -68,6 +69,12 @@ class ProductRule(ElementwiseRule):
         """As :meth:`propagate_elementwise`, the op's value read off the one product it computes."""
         product, receivers = self._carried_product(call, graphs)
         return self._shared_ratio(product, product.detach(), receivers)
+
+    def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
+        """Gradient units: the product on the receivers' graphs, its gradient divided among them (``epsilon -> 0``)."""
+        receivers = set(self.receivers(call, len(graphs)))
+        product: Tensor = call.with_values(*[g if j in receivers else None for j, g in enumerate(graphs)])
+        return scaled_gradient(product, 1.0 / len(receivers))
 
     def _carried_product(self, call: OpCall, graphs: list[Tensor]) -> tuple[Tensor, int]:
         """``f(..., times_input(g_i), ...)`` over the receivers ``i``, and their number.

@@ -23,6 +23,7 @@ from xaikit.engine.call import OpCall
 from xaikit.engine.errors import UnsupportedOperationError
 from xaikit.engine.kinds import OpKind
 from xaikit.engine.rule import ElementwiseRule
+from xaikit.engine.units import GradientUnits
 
 __all__ = ["AttnLRPSoftmax", "HeldConstant", "RefuseSoftmax", "absorbed", "attnlrp_softmax_relevance", "softmax_dim"]
 
@@ -75,6 +76,12 @@ class AttnLRPSoftmax(ElementwiseRule):
         out: Tensor = _SoftmaxRelevance.apply(graph, x.detach(), value.detach(), softmax_dim(call))
         return out
 
+    def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
+        """Gradient units: the softmax's own backward (``x * J^T g`` is the rule for ``R_out = s * g``)."""
+        softmax_dim(call)
+        out: Tensor = call(*graphs)
+        return out
+
 
 @dataclass(frozen=True)
 class HeldConstant(ElementwiseRule):
@@ -84,6 +91,12 @@ class HeldConstant(ElementwiseRule):
 
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         return value.detach()
+
+    def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
+        """Gradient units alike: the value, no graph."""
+        with torch.no_grad():
+            out: Tensor = call.on_values()
+        return out
 
 
 @dataclass(frozen=True)
