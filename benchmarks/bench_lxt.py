@@ -4,7 +4,8 @@ LXT explains a model by monkey-patching its ``transformers`` module (``modeling_
 good, so the two libraries cannot share a process: each case runs in a fresh subprocess on
 the same seeded model and tokens, and the table reports each method's median time, its
 ratio to the plain gradient (w.r.t. the input embeddings, measured in its own process),
-how far the resident set rises on the first full-size call (``peak_memory.py``), and how far
+how far the resident set rises on the first full-size call (``peak_memory.py``; again in a
+second run with the mmap threshold fixed, the live memory), and how far
 the per-token relevance is from LXT's (largest difference over the largest |relevance|,
 and one minus the smallest per-sequence Pearson correlation).
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -40,7 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from peak_memory import peak_growth_mib
+from peak_memory import LIVE_MEMORY_ENV, peak_growth_mib
 
 BATCH, LENGTH, VOCAB = 8, 128, 512
 CASES = ("gradient", "xaikit attnlrp", "xaikit cp_lrp", "lxt attnlrp")
@@ -164,27 +166,32 @@ def main() -> None:
         print("LXT is not installed (pip install --no-deps lxt); nothing to compare")
         return
     print(f"torch {torch.__version__}, {args.threads} threads, {args.repeats} repeats, batch {BATCH} x {LENGTH} tokens\n")
-    print("| attention | method | median s | time / gradient | peak growth MiB | max diff / max to LXT | 1 - min Pearson to LXT |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| attention | method | median s | time / gradient | peak growth MiB | live peak MiB (fixed mmap threshold) "
+        "| max diff / max to LXT | 1 - min Pearson to LXT |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as folder:
         for attention in ("eager", "sdpa"):
             results, relevance = {}, {}
             for case in CASES:
                 path = str(Path(folder) / f"{attention}-{case.replace(' ', '_')}.npy")
-                out = subprocess.run(
-                    [sys.executable, __file__, "--worker", case, attention, path,
-                     "--repeats", str(args.repeats), "--threads", str(args.threads)],
-                    check=True, capture_output=True, text=True,
-                )
+                command = [sys.executable, __file__, "--worker", case, attention, path, "--threads", str(args.threads)]
+                out = subprocess.run([*command, "--repeats", str(args.repeats)], check=True, capture_output=True, text=True)
                 results[case] = json.loads(out.stdout.strip().splitlines()[-1])
                 relevance[case] = np.load(path)
+                live = subprocess.run(
+                    [*command, "--repeats", "1"], check=True, capture_output=True, text=True,
+                    env={**os.environ, **LIVE_MEMORY_ENV},
+                )
+                results[case]["live_mib"] = json.loads(live.stdout.strip().splitlines()[-1])["peak_mib"]
             base = results["gradient"]
             for case in CASES:
                 r = results[case]
                 gap, correlation = agreement(relevance[case], relevance["lxt attnlrp"])
                 print(
                     f"| {attention} | {case} | {r['seconds']:.3f} | {r['seconds'] / base['seconds']:.2f} | "
-                    f"{r['peak_mib']:.0f} | {gap:.1e} | {1 - correlation:.1e} |"
+                    f"{r['peak_mib']:.0f} | {r['live_mib']:.0f} | {gap:.1e} | {1 - correlation:.1e} |"
                 )
 
 

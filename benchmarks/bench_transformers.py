@@ -7,7 +7,9 @@ backward pass) and the table reports the median over repeats of ``time / gradien
 in the same repeat. Peak memory: each case runs once in a fresh subprocess (after a warm-up
 on one short sequence), and the table reports how far the resident set rises above what the
 model and the batch already hold (the kernel's high-water mark, reset before the call), and
-its ratio to the gradient's. LXT side by
+its ratio to the gradient's, once with glibc's defaults and once with its mmap threshold fixed
+(``peak_memory.LIVE_MEMORY_ENV``: freed blocks return at once, so the figure is the live
+memory rather than the allocator's cache of freed blocks). LXT side by
 side on a Hugging Face Llama: ``benchmarks/bench_lxt.py``.
 
 Run::
@@ -18,6 +20,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -28,7 +31,7 @@ from torch import Tensor, nn
 
 import xaikit
 from bench_gradients import interleaved_times
-from peak_memory import peak_growth_mib
+from peak_memory import LIVE_MEMORY_ENV, peak_growth_mib
 
 
 class Encoder(nn.Module):
@@ -95,17 +98,25 @@ def peak_growth(setup: str, method: str) -> float:
     return peak_growth_mib(lambda: run_method(method, model, x))[1]
 
 
+def _peak_in_subprocess(label: str, method: str, threads: int, env: dict[str, str]) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--peak", label, method, "--threads", str(threads)],
+        check=True, capture_output=True, text=True, env={**os.environ, **env},
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def memory_table(threads: int) -> list[str]:
+    """Rows: peak growth with glibc's defaults, and with its mmap threshold fixed (live memory)."""
     rows = []
     for label in SETUPS:
-        growth = {}
-        for method in METHODS:
-            out = subprocess.run(
-                [sys.executable, __file__, "--peak", label, method, "--threads", str(threads)],
-                check=True, capture_output=True, text=True,
-            )
-            growth[method] = float(out.stdout.strip().splitlines()[-1])
-        rows += [f"| {label} | {m} | {growth[m]:.0f} | {growth[m] / growth['gradient']:.2f} |" for m in METHODS]
+        default = {m: _peak_in_subprocess(label, m, threads, {}) for m in METHODS}
+        live = {m: _peak_in_subprocess(label, m, threads, LIVE_MEMORY_ENV) for m in METHODS}
+        rows += [
+            f"| {label} | {m} | {default[m]:.0f} | {default[m] / default['gradient']:.2f} "
+            f"| {live[m]:.0f} | {live[m] / live['gradient']:.2f} |"
+            for m in METHODS
+        ]
     return rows
 
 
@@ -134,8 +145,8 @@ def main() -> None:
         for name, (seconds, ratio) in ratios(cases, args.repeats).items():
             print(f"| {label} | {name} | {seconds:.3f} | {ratio:.2f} |")
     if not args.no_memory:
-        print("\n| model | method | peak growth MiB | peak / gradient |")
-        print("| --- | --- | --- | --- |")
+        print("\n| model | method | peak growth MiB | peak / gradient | live peak MiB (fixed mmap threshold) | live / gradient |")
+        print("| --- | --- | --- | --- | --- | --- |")
         print("\n".join(memory_table(args.threads)))
 
 

@@ -221,3 +221,87 @@ def test_gradient_units_are_checked() -> None:
         GradientUnits(-1.0)
     with pytest.raises(TypeError, match=r"units must be a xaikit\.engine\.GradientUnits"):
         Composite([], units="gradient")  # type: ignore[arg-type]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000))
+def test_declared_own_backward_factors_agree_with_the_gradient_form(seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    a, b, r = (torch.randn(3, 4, generator=gen, dtype=DT) for _ in range(3))
+    cases: list[tuple[object, OpKind, object, list[Tensor], dict[str, object]]] = [
+        (ProductRule(), OpKind.PRODUCT, torch.mul, [a, b], {}),
+        (AttnLRPSoftmax(), OpKind.SOFTMAX, torch.softmax, [a], {"dim": -1}),
+        (Norm(), OpKind.SUM, torch.add, [a, b], {}),
+        (Pass(), OpKind.SCALE, torch.mul, [a], {"other": 3.0}),
+    ]
+    for rule, kind, func, operands, kwargs in cases:
+        call, leaves = _call(func, operands, **kwargs)
+        out = rule.propagate_gradient_elementwise(kind, call, leaves, GradientUnits())  # type: ignore[attr-defined]
+        form = torch.autograd.grad(out, leaves, r)
+        plain_leaves = [t.detach().requires_grad_(True) for t in operands]
+        plain = torch.autograd.grad(func(*plain_leaves, **kwargs), plain_leaves, r)  # type: ignore[operator]
+        factors = rule.own_backward_factors(kind, ("signal",) * len(operands))  # type: ignore[attr-defined]
+        for g, p, c in zip(form, plain, factors):
+            torch.testing.assert_close(g, c * p, rtol=1e-12, atol=1e-14)
+    assert ProductRule().own_backward_factors(OpKind.PRODUCT, ("gate", "signal")) == (0.0, 1.0)
+    assert HeldConstant().own_backward_factors(OpKind.SOFTMAX, ("signal",)) == (0.0,)
+    assert Pass().own_backward_factors(OpKind.ACTIVATION, ("signal",)) is None
+
+
+class _OpByOp(AttnLRPSoftmax):
+    """AttnLRP's softmax without declared factors: the engine then never fuses attention."""
+
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> None:
+        return None
+
+
+class _HeldOpByOp(HeldConstant):
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> None:
+        return None
+
+
+class _Attention(nn.Module):
+    """Projections into grouped-query attention through ``F.scaled_dot_product_attention``, with a mask."""
+
+    def __init__(self, mask: str) -> None:
+        super().__init__()
+        torch.manual_seed(9)
+        self.q, self.kv, self.out = nn.Linear(8, 8).to(DT), nn.Linear(8, 8).to(DT), nn.Linear(8, 3).to(DT)
+        self.mask = mask
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, t, _ = x.shape
+        q = self.q(x).reshape(n, t, 4, 2).transpose(1, 2)
+        k, v = self.kv(x).reshape(n, t, 2, 2, 2).permute(2, 0, 3, 1, 4)
+        keep = torch.rand(t, t, generator=torch.Generator().manual_seed(2)) > 0.3
+        keep |= torch.eye(t, dtype=torch.bool)
+        options: dict[str, object] = {"enable_gqa": True}
+        if self.mask == "causal":
+            options["is_causal"] = True
+        elif self.mask == "bool":
+            options["attn_mask"] = keep
+        elif self.mask == "float":
+            options["attn_mask"] = torch.randn(t, t, generator=torch.Generator().manual_seed(3), dtype=DT)
+        a = F.scaled_dot_product_attention(q, k, v, **options)
+        return self.out(torch.tanh(a.transpose(1, 2).reshape(n, t, 8)).mean(1))
+
+
+@pytest.mark.parametrize("softmax", ["attnlrp", "cp_lrp"])
+@pytest.mark.parametrize("case", ["encoder SDPA", "encoder MHA", "causal", "bool", "float", "none"])
+def test_fused_attention_explains_as_the_composition_it_computes(softmax: str, case: str) -> None:
+    if case.startswith("encoder"):
+        model: nn.Module = Encoder("sdpa" if case == "encoder SDPA" else "mha")
+        x = _tokens()
+    else:
+        model = _Attention(case)
+        x = torch.randn(3, 6, 8, generator=torch.Generator().manual_seed(4), dtype=DT)
+    model.eval()
+    fused = xaikit.explain(model, x, 1, method="lrp", composite=softmax)
+    slow_rule = _OpByOp() if softmax == "attnlrp" else _HeldOpByOp()
+    preset = xaikit.rules.get_composite(softmax)
+    op_by_op = preset.with_rules((Kind(OpKind.SOFTMAX), slow_rule))
+    composed = xaikit.explain(model, x, 1, method="lrp", composite=op_by_op)
+    scale = float(composed.attribution.abs().max())
+    assert scale > 0
+    torch.testing.assert_close(fused.attribution, composed.attribution, rtol=0, atol=1e-10 * scale)
+    torch.testing.assert_close(fused.output, composed.output, rtol=1e-12, atol=1e-12)

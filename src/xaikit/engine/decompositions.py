@@ -10,14 +10,14 @@ kernel to round-off.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["DECOMPOSITIONS", "multi_head_attention_forward", "scaled_dot_product_attention"]
+__all__ = ["DECOMPOSITIONS", "attention_arguments", "multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
 def scaled_dot_product_attention(
@@ -58,6 +58,21 @@ def scaled_dot_product_attention(
             scores = scores + attn_mask
     weights = F.softmax(scores, dim=-1)
     return torch.matmul(weights, value)
+
+
+_ATTENTION_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+
+
+def attention_arguments(args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a ``scaled_dot_product_attention`` call by name (``TypeError`` for unknown ones)."""
+    if len(args) > len(_ATTENTION_PARAMETERS):
+        raise TypeError(f"scaled_dot_product_attention takes at most {len(_ATTENTION_PARAMETERS)} arguments")
+    bound = dict(zip(_ATTENTION_PARAMETERS, args))
+    for name, value in kwargs.items():
+        if name not in _ATTENTION_PARAMETERS or name in bound:
+            raise TypeError(f"scaled_dot_product_attention got an unexpected or repeated argument {name!r}")
+        bound[name] = value
+    return bound
 
 
 def multi_head_attention_forward(
@@ -125,7 +140,8 @@ def multi_head_attention_forward(
     inputs.append(inputs[1] if value is key else value.contiguous())
     q, k, v = (heads(x, w, b) for x, w, b in zip(inputs, weights, biases))
     mask = _attention_mask(attn_mask, key_padding_mask, batch, num_heads, length, k.shape[-2], q.dtype, q.device)
-    attended = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal and mask is None)
+    # through the dispatcher: explained as the composition above, or fused in gradient units
+    attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal and mask is None)
     out = F.linear(attended.permute(2, 0, 1, 3).reshape(length, batch, embed), out_proj_weight, out_proj_bias)
     weights_out = None
     if need_weights:

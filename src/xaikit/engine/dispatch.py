@@ -29,7 +29,7 @@ from xaikit.engine import ops
 from xaikit.engine.call import OpCall
 from xaikit.engine.composite_protocol import RuleProvider
 from xaikit.engine.custom import CustomRule, custom_rule
-from xaikit.engine.decompositions import DECOMPOSITIONS
+from xaikit.engine.decompositions import DECOMPOSITIONS, attention_arguments
 from xaikit.engine.derived import new_generation
 from xaikit.engine.errors import ModelModeError, UnsupportedOperationError
 from xaikit.engine.flat import leaves as flat_leaves
@@ -41,7 +41,7 @@ from xaikit.engine.recurrent import UNROLLED, UNROLLED_PACKING
 from xaikit.engine.relu_forms import SignMasks
 from xaikit.engine.rule import ElementwiseRule, LayerRule, Rule, check_serves
 from xaikit.engine.tensor_table import TensorTable
-from xaikit.engine.units import GradientUnits
+from xaikit.engine.units import GradientUnits, scaled_gradient
 from xaikit.engine.visibility import Visibility, grad_disabled
 from xaikit.utils.errors import ModelError
 
@@ -329,6 +329,10 @@ class Propagation(TorchFunctionMode):
         rule = custom_rule(func)
         if rule is not None:
             return self._custom(func, rule, list(args), kwargs)
+        if func is F.scaled_dot_product_attention and self.units is not None:
+            fused = self._fused_attention(args, kwargs)
+            if fused is not None:
+                return fused
         decomposition = DECOMPOSITIONS.get(func) or UNROLLED.get(func) or UNROLLED_PACKING.get(func)
         if decomposition is not None:
             return self._inside(decomposition, args, kwargs)
@@ -354,6 +358,51 @@ class Propagation(TorchFunctionMode):
             carry = self._carry[result]
             self._carry[args[0]] = replace(carry, graph=result, own=False) if carry.own else carry
         return result
+
+    def _fused_attention(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Tensor | None:
+        """``F.scaled_dot_product_attention`` as one kernel, in gradient units, where its rules allow it.
+
+        The kernel computes ``softmax(Q K^T * scale + mask) V``. When the rules of those
+        operations are, in gradient units, their own backward times factors
+        (:meth:`~xaikit.engine.ElementwiseRule.own_backward_factors`; AttnLRP: ``1/2`` at each
+        product, ``1`` at the softmax; CP-LRP: the softmax held constant), the explanation
+        is the kernel's own backward with the gradients reaching ``Q``, ``K`` and ``V``
+        scaled: no attention matrix is kept. ``None`` where that does not hold (the
+        composition is then propagated operation by operation).
+        """
+        bound = attention_arguments(args, kwargs)
+        q, k, v, mask = bound.get("query"), bound.get("key"), bound.get("value"), bound.get("attn_mask")
+        if bound.get("dropout_p", 0.0) or not all(self.carries(t) for t in (q, k, v)):
+            return None
+        if mask is not None and (self.carries(mask) or self._visibility.unseen(mask)):
+            return None
+        assert q is not None and k is not None and v is not None
+        signal = ("signal",)
+        product = self._elementwise_rule(self._info(OpKind.PRODUCT, torch.matmul))
+        scores = product.own_backward_factors(OpKind.PRODUCT, (self._product_role(q), self._product_role(k)))
+        scale = self._elementwise_rule(self._info(OpKind.SCALE, torch.mul)).own_backward_factors(OpKind.SCALE, signal)
+        masked: tuple[float, ...] | None = (1.0,)
+        if mask is not None and mask.dtype != torch.bool:
+            masked = self._elementwise_rule(self._info(OpKind.SUM, torch.add)).own_backward_factors(OpKind.SUM, signal)
+        softmax = self._elementwise_rule(self._info(OpKind.SOFTMAX, F.softmax)).own_backward_factors(OpKind.SOFTMAX, signal)
+        if scores is None or scale is None or masked is None or softmax is None:
+            return None
+        if softmax[0] == 0.0:  # constant weights: A @ V is a linear map of V
+            factor = self._layer_rule(self._info(OpKind.DENSE, torch.matmul)).own_backward_factor()
+            if factor is None:
+                return None
+            factors = (0.0, 0.0, factor)
+        else:
+            weighted = product.own_backward_factors(OpKind.PRODUCT, ("signal", self._product_role(v)))
+            if weighted is None:
+                return None
+            through_weights = weighted[0] * softmax[0] * masked[0] * scale[0]
+            factors = (through_weights * scores[0], through_weights * scores[1], weighted[1])
+        operands = [
+            scaled_gradient(self.graph_of(t), f) if f != 0.0 else self.value_of(t) for t, f in zip((q, k, v), factors)
+        ]
+        bound.update(query=operands[0], key=operands[1], value=operands[2])
+        return self._mark(F.scaled_dot_product_attention(**bound))
 
     def _inside(self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
         """Run ``func`` with the engine active again (its operations are propagated one by one)."""

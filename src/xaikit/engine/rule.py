@@ -91,6 +91,13 @@ class LayerRule(Rule, ABC):
         """
         return None
 
+    def own_backward_factor(self) -> float | None:
+        """``c`` if :meth:`propagate_gradient` is the layer's own backward times ``c``, else ``None`` (the default).
+
+        Lets the engine run a fused kernel containing the layer (attention) in gradient units.
+        """
+        return None
+
     def propagate_gradient(self, op: LinearOp, g: Tensor, units: GradientUnits) -> Tensor | None:
         """The rule in gradient units (see :mod:`xaikit.engine.units`), for a graph ``g`` in them.
 
@@ -144,6 +151,17 @@ class ElementwiseRule(Rule, ABC):
         with torch.no_grad():
             value = call.on_values()
         return self.propagate_elementwise(call, graphs, value)
+
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> tuple[float, ...] | None:
+        """Factors ``c_i`` if, in gradient units, the rule is the operation's own backward with the gradient
+        reaching carried operand ``i`` multiplied by ``c_i`` (``0``: held constant); ``None`` (the default) if not.
+
+        ``roles`` has one entry per carried operand (``"signal"``, ``"gate"`` or ``"statistic"``,
+        as :attr:`OpCall.roles <xaikit.engine.OpCall.roles>`). Declaring the factors lets the
+        engine run a fused kernel made of such operations (``F.scaled_dot_product_attention``)
+        as one kernel in gradient units; they must agree with :meth:`propagate_gradient_elementwise`.
+        """
+        return None
 
     def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor | None:
         """The rule in gradient units (see :mod:`xaikit.engine.units`) for an operation of ``kind``.

@@ -31,6 +31,10 @@ class Pass(ElementwiseRule):
             raise ValueError("the pass-through rule applies to operations with one input carrying relevance")
         return graft(graphs[0], value)
 
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> tuple[float, ...] | None:
+        """Scaling: ``(1,)``, its own backward; activations: ``None`` (they multiply by ``f(z) / z``)."""
+        return None if kind is OpKind.ACTIVATION or len(roles) != 1 else (1.0,)
+
     def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
         """Gradient units: scaling keeps its own backward; an activation ``f`` multiplies by ``f(z) / z``.
 
@@ -66,6 +70,10 @@ class Norm(ElementwiseRule):
         """``R_j = a_j / stabilize(sum_j a_j) R_k`` through the operation itself."""
         u = call(*[times_input(g) for g in graphs])  # its value is the op on the true values: ``value``
         return stabilized_ratio(u, value, self.epsilon, self.relative, denominator=value)
+
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> tuple[float, ...]:
+        """``1`` for every operand: in gradient units the operation's own backward."""
+        return (1.0,) * len(roles)
 
     def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
         """Gradient units: the operation's own backward (``epsilon -> 0``; constants absorb their share)."""

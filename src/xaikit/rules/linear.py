@@ -85,6 +85,10 @@ class Epsilon(LayerRule):
         """In gradient units the layer keeps its own backward (``epsilon -> 0``; the bias absorbs its share)."""
         return op.own_forward(g)
 
+    def own_backward_factor(self) -> float:
+        """``1``: in gradient units the layer's own backward."""
+        return 1.0
+
 
 def LRP0() -> Epsilon:
     """LRP-0: ``R_j = sum_k a_j w_jk / z_k R_k`` (equals gradient x input on ReLU networks)."""

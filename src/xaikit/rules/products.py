@@ -56,9 +56,16 @@ class ProductRule(ElementwiseRule):
 
     def receivers(self, call: OpCall, count: int) -> list[int]:
         """The operands that receive relevance."""
-        roles = call.roles or ("signal",) * count
+        return self._receivers(call.roles or ("signal",) * count)
+
+    def _receivers(self, roles: tuple[str, ...]) -> list[int]:
         signals = [i for i, role in enumerate(roles) if role not in HELD_ROLES]
-        return signals if self.hold_gates and signals else list(range(count))
+        return signals if self.hold_gates and signals else list(range(len(roles)))
+
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> tuple[float, ...]:
+        """``1 / n`` for each of the ``n`` receiving operands, ``0`` for the others (gradient units)."""
+        receivers = self._receivers(roles)
+        return tuple(1.0 / len(receivers) if i in receivers else 0.0 for i in range(len(roles)))
 
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         """The op on ``times_input`` of the receivers' graphs (values elsewhere), as a ratio to ``value``."""

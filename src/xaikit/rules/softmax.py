@@ -76,6 +76,10 @@ class AttnLRPSoftmax(ElementwiseRule):
         out: Tensor = _SoftmaxRelevance.apply(graph, x.detach(), value.detach(), softmax_dim(call))
         return out
 
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> tuple[float, ...]:
+        """``(1,)``: in gradient units the softmax's own backward."""
+        return (1.0,)
+
     def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
         """Gradient units: the softmax's own backward (``x * J^T g`` is the rule for ``R_out = s * g``)."""
         softmax_dim(call)
@@ -91,6 +95,10 @@ class HeldConstant(ElementwiseRule):
 
     def propagate_elementwise(self, call: OpCall, graphs: list[Tensor], value: Tensor) -> Tensor:
         return value.detach()
+
+    def own_backward_factors(self, kind: OpKind, roles: tuple[str, ...]) -> tuple[float, ...]:
+        """``(0,)``: held constant."""
+        return (0.0,)
 
     def propagate_gradient_elementwise(self, kind: OpKind, call: OpCall, graphs: list[Tensor], units: GradientUnits) -> Tensor:
         """Gradient units alike: the value, no graph."""
