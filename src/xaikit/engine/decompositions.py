@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from xaikit.engine.flat import bind
+
 __all__ = ["DECOMPOSITIONS", "attention_arguments", "multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
@@ -65,14 +67,7 @@ _ATTENTION_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_
 
 def attention_arguments(args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The arguments of a ``scaled_dot_product_attention`` call by name (``TypeError`` for unknown ones)."""
-    if len(args) > len(_ATTENTION_PARAMETERS):
-        raise TypeError(f"scaled_dot_product_attention takes at most {len(_ATTENTION_PARAMETERS)} arguments")
-    bound = dict(zip(_ATTENTION_PARAMETERS, args))
-    for name, value in kwargs.items():
-        if name not in _ATTENTION_PARAMETERS or name in bound:
-            raise TypeError(f"scaled_dot_product_attention got an unexpected or repeated argument {name!r}")
-        bound[name] = value
-    return bound
+    return bind(_ATTENTION_PARAMETERS, args, kwargs, "scaled_dot_product_attention")
 
 
 def multi_head_attention_forward(

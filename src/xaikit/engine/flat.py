@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils._pytree import TreeSpec, tree_flatten
 
-__all__ = ["FlatSpec", "flatten", "leaves", "unflatten"]
+__all__ = ["FlatSpec", "bind", "flatten", "leaves", "unflatten"]
 
 _ATOMS = frozenset(
     {int, float, bool, complex, str, type(None), type(Ellipsis), slice, torch.dtype, torch.device, torch.layout,
@@ -64,3 +64,18 @@ def leaves(args: Sequence[Any], kwargs: dict[str, Any]) -> list[Any]:
         else:
             return list(tree_flatten((args, kwargs))[0])
     return out
+
+
+def bind(names: Sequence[str], args: Sequence[Any], kwargs: dict[str, Any], op: str) -> dict[str, Any]:
+    """The arguments of a call of ``op`` by parameter name, positional ones first.
+
+    ``TypeError`` for too many positional arguments and for unknown or repeated names.
+    """
+    if len(args) > len(names):
+        raise TypeError(f"{op}() takes {len(names)} arguments but {len(args)} were given")
+    bound = dict(zip(names, args))
+    for name, value in kwargs.items():
+        if name not in names or name in bound:
+            raise TypeError(f"{op}() got an unexpected or repeated argument {name!r}")
+        bound[name] = value
+    return bound

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from xaikit.engine.errors import ModelModeError
+from xaikit.engine.flat import bind
 
 __all__ = [
     "UNROLLED",
@@ -65,14 +66,8 @@ _CELL = ("input", "hx", "w_ih", "w_hh", "b_ih", "b_hh")
 
 
 def _bind(names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any], op: str) -> dict[str, Any]:
-    """The arguments of a kernel call by name, positional ones first."""
-    if len(args) > len(names):
-        raise TypeError(f"{op}() takes {len(names)} arguments but {len(args)} were given")
-    bound = dict(zip(names, args))
-    for name, value in kwargs.items():
-        if name not in names or name in bound:
-            raise TypeError(f"{op}() got an unexpected or repeated argument {name!r}")
-        bound[name] = value
+    """The arguments of a kernel call by name, positional ones first; all but the biases required."""
+    bound = bind(names, args, kwargs, op)
     missing = [name for name in names if name not in bound and name not in ("b_ih", "b_hh")]
     if missing:
         raise TypeError(f"{op}() is missing arguments: {', '.join(missing)}")
