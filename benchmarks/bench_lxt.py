@@ -3,7 +3,8 @@
 LXT explains a model by monkey-patching its ``transformers`` module (``modeling_llama``) for
 good, so the two libraries cannot share a process: each case runs in a fresh subprocess on
 the same seeded model and tokens, and the table reports each method's median time, its
-ratio to the plain gradient (w.r.t. the input embeddings, measured in its own process),
+median ratio to the plain gradient (w.r.t. the input embeddings) timed in the same process
+(interleaved; for LXT, whose patch is for good, just before patching),
 how far the resident set rises on the first full-size call (``peak_memory.py``; again in a
 second run with the mmap threshold fixed, the live memory), and how far
 the per-token relevance is from LXT's (largest difference over the largest |relevance|,
@@ -122,22 +123,44 @@ def runner(case: str, model: nn.Module, ids: Tensor, token: Tensor) -> Callable[
     ).attribution
 
 
+def _seconds(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
 def worker(case: str, attention: str, repeats: int, relevance_path: str) -> dict[str, object]:
+    """With ``repeats = 0``: the peak memory of the first full-size call of ``case`` and its relevance.
+
+    Otherwise the median time of ``case`` and its ratio to the plain gradient timed in this
+    process: interleaved, except for LXT, whose patch changes the model's backward for good
+    (there the gradient's repeats run just before the patch). Peak and times come from
+    separate processes, as a full-size call leaves freed memory that the next one reuses.
+    """
     model, ids = build(attention)
     token = next_token(model, ids)
+    if repeats == 0:
+        if case == "lxt attnlrp":
+            patch_lxt()
+        runner(case, model, ids[:1, :8], token[:1])()  # warm-up: kernels, thread pools
+        relevance, peak = peak_growth_mib(runner(case, model, ids, token))
+        np.save(relevance_path, relevance.detach().double().numpy())
+        return {"peak_mib": peak}
+    plain = runner("gradient", model, ids, token)
+    plain()
+    gradient_times = []
     if case == "lxt attnlrp":
+        gradient_times = [_seconds(plain) for _ in range(repeats)]
         patch_lxt()
     run = runner(case, model, ids, token)
-    small = runner(case, model, ids[:1, :8], token[:1])
-    small()  # warm-up: kernels, thread pools
-    relevance, peak = peak_growth_mib(run)
+    run()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    np.save(relevance_path, relevance.detach().double().numpy())
-    return {"seconds": statistics.median(times), "peak_mib": peak}
+        times.append(_seconds(run))
+        if case != "lxt attnlrp":
+            gradient_times.append(_seconds(plain))
+    ratio = statistics.median(t / g for t, g in zip(times, gradient_times))
+    return {"seconds": statistics.median(times), "ratio": ratio}
 
 
 def agreement(relevance: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -177,20 +200,23 @@ def main() -> None:
             for case in CASES:
                 path = str(Path(folder) / f"{attention}-{case.replace(' ', '_')}.npy")
                 command = [sys.executable, __file__, "--worker", case, attention, path, "--threads", str(args.threads)]
-                out = subprocess.run([*command, "--repeats", str(args.repeats)], check=True, capture_output=True, text=True)
-                results[case] = json.loads(out.stdout.strip().splitlines()[-1])
+
+                def run_worker(repeats: int, env: dict[str, str], command: list[str] = command) -> dict[str, float]:
+                    out = subprocess.run(
+                        [*command, "--repeats", str(repeats)], check=True, capture_output=True, text=True,
+                        env={**os.environ, **env},
+                    )
+                    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+                results[case] = run_worker(args.repeats, {})
+                results[case]["peak_mib"] = run_worker(0, {})["peak_mib"]
+                results[case]["live_mib"] = run_worker(0, LIVE_MEMORY_ENV)["peak_mib"]
                 relevance[case] = np.load(path)
-                live = subprocess.run(
-                    [*command, "--repeats", "1"], check=True, capture_output=True, text=True,
-                    env={**os.environ, **LIVE_MEMORY_ENV},
-                )
-                results[case]["live_mib"] = json.loads(live.stdout.strip().splitlines()[-1])["peak_mib"]
-            base = results["gradient"]
             for case in CASES:
                 r = results[case]
                 gap, correlation = agreement(relevance[case], relevance["lxt attnlrp"])
                 print(
-                    f"| {attention} | {case} | {r['seconds']:.3f} | {r['seconds'] / base['seconds']:.2f} | "
+                    f"| {attention} | {case} | {r['seconds']:.3f} | {r['ratio']:.2f} | "
                     f"{r['peak_mib']:.0f} | {r['live_mib']:.0f} | {gap:.1e} | {1 - correlation:.1e} |"
                 )
 

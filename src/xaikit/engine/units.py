@@ -78,7 +78,7 @@ class GradientUnits:
 
     def ratio(self, value: Tensor, x: Tensor) -> Tensor:
         """``value / stabilize(x)``, zero where that is zero: the identity rule of ``x -> value``."""
-        return value * stabilized_reciprocal(x, self.epsilon, self.relative)
+        return stabilized_reciprocal(x, self.epsilon, self.relative).mul_(value)  # a new tensor: in place
 
     def to_relevance(self, graph: Tensor, value: Tensor) -> Tensor:
         """A graph in relevance units of the gradient-unit ``graph`` whose value is ``value``."""
