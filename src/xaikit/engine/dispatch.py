@@ -86,8 +86,13 @@ class Propagation(TorchFunctionMode):
     --------
     >>> with Propagation(model, composite) as prop:          # doctest: +SKIP
     ...     out = model(x_leaf)
-    >>> graph = prop.graph_of(out)                           # doctest: +SKIP
-    >>> relevance, = torch.autograd.grad(graph, x_leaf, start_relevance)  # doctest: +SKIP
+    >>> graph, value = prop.graph_of(out), prop.value_of(out)  # doctest: +SKIP
+    >>> g, = torch.autograd.grad(graph, x_leaf, prop.start_gradient(start_relevance, value))  # doctest: +SKIP
+    >>> relevance = prop.relevance_of(g, x_leaf)             # doctest: +SKIP
+
+    ``start_gradient`` and ``relevance_of`` translate between relevance and what the graph
+    carries: the same in relevance units, value x gradient with a composite's
+    :class:`~xaikit.engine.GradientUnits`.
     """
 
     def __init__(self, model: Callable[..., Any], rules: RuleProvider, *, merge_batchnorm: bool = True) -> None:
