@@ -43,6 +43,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     # the method families, and the bundled models and data sets they are tried on
     frozenset({"lrp", "gradients", "perturbation", "neon", "models", "datasets", "attention"}),
     frozenset({"evaluate"}),  # metrics of explanations
+    frozenset({"store", "analysis"}),  # whole data sets: explanation stores; pooling, SpRAy
     frozenset({"plot"}),  # figures
     frozenset({"report"}),  # HTML reports
     frozenset({"demo"}),  # the demo report

@@ -4,7 +4,6 @@ The entry point is :func:`explain`; every method returns an :class:`Explanation`
 """
 
 import importlib
-from types import ModuleType
 from typing import Any
 
 from xaikit import attention, engine, evaluate, gradients, lrp, models, neon, perturbation, utils
@@ -26,7 +25,9 @@ from xaikit.core import (
 from xaikit.core.hooks import register_plotter
 from xaikit.neon import neuralize
 
-_LAZY = ("cli", "datasets", "demo", "plot", "report")
+_LAZY = ("analysis", "cli", "datasets", "demo", "plot", "report", "store")
+#: Functions of the lazy subpackages offered at the top: ``xaikit.explain_dataset``.
+_LAZY_FUNCTIONS = {"explain_dataset": "store"}
 
 
 def _plot_on_first_use(explanation: Explanation, index: int = 0, **kwargs: Any) -> Any:
@@ -48,11 +49,15 @@ def _plot_on_first_use(explanation: Explanation, index: int = 0, **kwargs: Any) 
 register_plotter(_plot_on_first_use, replace=False)  # keeps xaikit.plot's if imported already
 
 
-def __getattr__(name: str) -> ModuleType:
-    """Import the heavier subpackages (matplotlib, jinja2) on first use: ``xaikit.plot``."""
+def __getattr__(name: str) -> Any:
+    """Import the heavier subpackages on first use: ``xaikit.plot`` (matplotlib),
+    ``xaikit.store`` and ``xaikit.explain_dataset`` (zarr)."""
     if name in _LAZY:
         return importlib.import_module(f"xaikit.{name}")
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(f"xaikit.{_LAZY_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module 'xaikit' has no attribute {name!r}")
+
 
 __all__ = [
     "ClassTarget",
@@ -67,6 +72,7 @@ __all__ = [
     "engine",
     "evaluate",
     "explain",
+    "explain_dataset",
     "get_method",
     "gradients",
     "lrp",

@@ -62,6 +62,7 @@ import torch
 from torch import Tensor
 
 from xaikit.utils.errors import XaikitError
+from xaikit.utils.headers import check_header
 
 if TYPE_CHECKING:
     from xaikit.core.explanation import Explanation
@@ -348,15 +349,10 @@ def _metadata_record(archive: Any, path: str) -> dict[str, Any]:
         record = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ExplanationFileError(f"{path}: the metadata is not valid JSON ({error})") from error
-    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
-        raise ExplanationFileError(f"{path}: not an xaikit explanation file (format {record.get('format')!r})"
-                                   if isinstance(record, dict) else f"{path}: malformed metadata")
-    if record.get("version") != FORMAT_VERSION:
-        raise ExplanationFileError(
-            f"{path}: explanation file format version {record.get('version')!r} is not supported "
-            f"(this xaikit reads version {FORMAT_VERSION})"
-        )
-    return record
+    return check_header(
+        record, name=FORMAT_NAME, version=FORMAT_VERSION, what=f"{path}: not an xaikit explanation file",
+        error=ExplanationFileError,
+    )
 
 
 def read_explanation(path: str | os.PathLike[str], *, device: torch.device | str = "cpu") -> dict[str, Any]:

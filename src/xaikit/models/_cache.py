@@ -19,7 +19,6 @@ What happens with a bad cache:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 import warnings
@@ -29,6 +28,8 @@ from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
+
+from xaikit.utils.digest import tensors_digest
 
 CHECKSUM_KEY = "xaikit.sha256"
 
@@ -48,14 +49,7 @@ def state_digest(state: Mapping[str, Tensor]) -> bytes:
     bytes
         The 32-byte digest; the same for equal weights whatever the dict's order.
     """
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        if key == CHECKSUM_KEY:
-            continue
-        tensor = state[key].detach().cpu().contiguous()
-        digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.digest()
+    return tensors_digest(state, skip=(CHECKSUM_KEY,))
 
 
 def check_location(path: Path) -> None:

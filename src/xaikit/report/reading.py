@@ -22,6 +22,7 @@ from xaikit.report.blocks import ImageBlock, SettingsBlock, TableBlock, TextBloc
 from xaikit.report.folder import FORMAT, MANIFEST, VERSION, RunFolderError
 from xaikit.report.report import Report
 from xaikit.report.section import Section
+from xaikit.utils.headers import check_header
 
 __all__ = ["load_run"]
 
@@ -62,13 +63,8 @@ def _block(root: Path, spec: Any) -> Any:
 
 
 def _from_manifest(root: Path, manifest: Any) -> Report:
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise RunFolderError(f"{root / MANIFEST} is not an xaikit run manifest")
-    if manifest.get("version") != VERSION:
-        raise RunFolderError(
-            f"{root / MANIFEST} has manifest version {manifest.get('version')!r}; "
-            f"this xaikit reads version {VERSION}"
-        )
+    check_header(manifest, name=FORMAT, version=VERSION, what=f"{root / MANIFEST}: not an xaikit run manifest",
+                 error=RunFolderError)
     created = datetime.now(timezone.utc)
     if isinstance(manifest.get("created"), str):
         try:
