@@ -3,6 +3,8 @@
 - :func:`load_wholesale`: the UCI "Wholesale customers" data (440 x 8),
   shipped in ``xaikit/datasets/files`` (see ``ATTRIBUTION.md`` there).
 - :func:`load_texture`: test images bundled with scikit-image.
+- :func:`digits_with_artefact`, :func:`series_with_artefact`: data with a planted
+  "Clever Hans" artefact (:mod:`xaikit.datasets.artefacts`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ from typing import Literal, overload
 import numpy as np
 import pandas as pd
 
+from xaikit.datasets.artefacts import ArtefactData, digits_with_artefact, series_with_artefact
+
 __all__ = [
     "TEXTURES",
     "WHOLESALE_COLUMNS",
     "WHOLESALE_SPENDING",
+    "ArtefactData",
+    "digits_with_artefact",
     "load_texture",
     "load_wholesale",
+    "series_with_artefact",
 ]
 
 #: The six annual spending columns (monetary units) of the wholesale data.

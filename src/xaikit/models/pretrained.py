@@ -8,19 +8,19 @@ scikit-learn) in a few seconds on the CPU, and cache the ``state_dict``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._cache import check_location, load_cached, save_cached
 from ._common import append_doc_sections
 from .cnn import DigitsCNN, DigitsVGG
+from .training import fit_classifier
 
 __all__ = ["WEIGHTS_VERSION", "default_cache_dir", "digits_cnn", "digits_vgg", "load_digits_split"]
 
@@ -144,30 +144,9 @@ def _train(
 ) -> _M:
     """Train ``factory()`` on the digits without touching the global random state."""
     x_train, y_train, _, _ = load_digits_split(seed=seed)
-    # fork_rng restores the global CPU generator afterwards; the model init
-    # and dropout draw from it, shuffling uses a local generator.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        model = factory()
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-        n = x_train.shape[0]
-        model.train()
-        epoch_range: Iterable[int] = range(epochs)
-        if progress:
-            from tqdm.auto import tqdm
-
-            epoch_range = tqdm(epoch_range, desc=desc)
-        for _ in epoch_range:
-            perm = torch.randperm(n, generator=gen)
-            for start in range(0, n, _BATCH_SIZE):
-                idx = perm[start : start + _BATCH_SIZE]
-                opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-                loss.backward()
-                opt.step()
-            sched.step()
+    model = fit_classifier(
+        factory, x_train, y_train, seed=seed, epochs=epochs, lr=lr, batch_size=_BATCH_SIZE, progress=progress, desc=desc
+    )
     return model
 
 
