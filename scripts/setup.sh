@@ -17,5 +17,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   else
     "$py" -m pip install --quiet --disable-pip-version-check -e . 2>&1 | grep -v "is ignored: it is neither" || true
   fi
+  if [ "$extra" = dev ]; then
+    # ViRelAy's reader checks the HDF5 export; its web-server dependencies are not needed for that.
+    "$py" -m pip install --quiet --disable-pip-version-check --no-deps "virelay==0.6.1" 2>&1 | grep -v "is ignored: it is neither" || true
+  fi
   "$py" -c "import xaikit" && touch "$stamp"
 fi

@@ -4,7 +4,9 @@
   with conservation checked;
 - :func:`spray`: spectral relevance analysis (SpRAy), clustering explanations into the
   model's prototypical strategies;
-- :func:`artefact_relevance`: per class, the share of relevance on a suspect region.
+- :func:`artefact_relevance`: per class, the share of relevance on a suspect region;
+- :func:`export_virelay`: a store and SpRAy results as the HDF5 files of CoRelAy that the
+  ViRelAy viewer opens (:func:`read_virelay_analysis` reads an analysis file back).
 
 Each takes explanations in memory or an :class:`~xaikit.store.ExplanationStore`, read
 chunk by chunk.
@@ -20,16 +22,20 @@ from xaikit.analysis.pooling import (
     window_groups,
 )
 from xaikit.analysis.spray import SprayResult, spray
+from xaikit.analysis.virelay import VirelayAnalysis, export_virelay, read_virelay_analysis
 
 __all__ = [
     "ArtefactRelevance",
     "Normalization",
     "PooledRelevance",
     "SprayResult",
+    "VirelayAnalysis",
     "artefact_relevance",
     "channel_groups",
+    "export_virelay",
     "grid_groups",
     "pool_relevance",
+    "read_virelay_analysis",
     "spray",
     "window_groups",
 ]

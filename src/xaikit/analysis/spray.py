@@ -45,6 +45,8 @@ class SprayResult:
         ``(clusters, *shape)``: each cluster's mean normalized explanation.
     prototypes : dict of int to numpy.ndarray
         Per cluster, sample indices nearest to its mean explanation, nearest first.
+    spectral : numpy.ndarray
+        ``(n, m)`` eigenvectors of the smallest eigenvalues (the spectral embedding).
     shape : tuple of int
         The shape of one normalized explanation.
     """
@@ -58,6 +60,7 @@ class SprayResult:
     outlier_score: np.ndarray
     mean_relevance: np.ndarray
     prototypes: dict[int, np.ndarray] = field(default_factory=dict)
+    spectral: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     shape: tuple[int, ...] = ()
 
     @property
@@ -208,5 +211,6 @@ def spray(
         outlier_score=outlier,
         mean_relevance=means.reshape(count, *shape),
         prototypes=nearest,
+        spectral=found.eigenvectors,
         shape=shape,
     )

@@ -1,4 +1,4 @@
-"""The ``xaikit`` command line: ``demo``, ``explain``, ``methods`` and ``report``.
+"""The ``xaikit`` command line: ``demo``, ``explain``, ``explain-dataset``, ``methods`` and ``report``.
 
 Every command prints a one-line cause and exits non-zero on bad input (``2``) or a
 failed computation (``1``); pass ``--debug`` for the full traceback.
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from xaikit._version import __version__
-from xaikit.cli import cmd_demo, cmd_explain, cmd_methods, cmd_report
+from xaikit.cli import cmd_demo, cmd_explain, cmd_explain_dataset, cmd_methods, cmd_report
 from xaikit.cli.errors import CLIError, one_line
 from xaikit.report.staging import OutputFolderError
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xaikit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (cmd_demo, cmd_explain, cmd_methods, cmd_report):
+    for module in (cmd_demo, cmd_explain, cmd_explain_dataset, cmd_methods, cmd_report):
         module.add_parser(subparsers)
     return parser
 

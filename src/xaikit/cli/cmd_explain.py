@@ -16,12 +16,12 @@ import torch
 from xaikit.cli.command import add_command
 from xaikit.cli.errors import CLIError, one_line
 from xaikit.cli.loading import (
-    MODEL_FORMATS,
     Inputs,
+    add_model_arguments,
     load_inputs,
-    load_model,
+    method_options,
     model_dtype,
-    parse_options,
+    model_from_args,
     parse_target,
 )
 from xaikit.report.staging import staged_output
@@ -61,26 +61,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         subparsers, "explain", run, help=HELP, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", help="model file: state dict (with --arch), TorchScript or torch.export")
-    parser.add_argument("inputs", nargs="+", help="image files, or .npy/.csv arrays (rows are samples)")
-    parser.add_argument("--arch", help="architecture of a state dict (xaikit.models.reference_model name)")
-    parser.add_argument(
-        "--arch-option", action="append", default=[], metavar="KEY=VALUE",
-        help="constructor option of --arch (repeatable; values parsed as JSON when possible)",
-    )
-    parser.add_argument(
-        "--format", dest="model_format", choices=MODEL_FORMATS, default="auto",
-        help="model file format (default: detected)",
-    )
-    parser.add_argument(
-        "--trust-code", action="store_true",
-        help="load a torch.export file even if it holds pickles or code (runs that code)",
-    )
-    parser.add_argument("--method", default="lrp", help="registered method name (see `xaikit methods`)")
-    parser.add_argument(
-        "--option", action="append", default=[], metavar="KEY=VALUE",
-        help="method option (repeatable; values parsed as JSON when possible, e.g. steps=32)",
-    )
+    add_model_arguments(parser, inputs_help="image files, or .npy/.csv arrays (rows are samples)", many=True)
     parser.add_argument(
         "--target", default=None,
         help="class to explain: an index, comma-separated indices (one per sample), "
@@ -223,17 +204,9 @@ def _write(staging: Path, inputs: Inputs, explanation: Any, args: argparse.Names
 
 def run(args: argparse.Namespace) -> int:
     """Run ``xaikit explain``; returns the exit status."""
-    from xaikit.core.registry import make_method
 
-    options = parse_options(args.option)
-    try:
-        make_method(args.method, **options)  # unknown method or option: fail before any work
-    except (ValueError, TypeError) as error:
-        raise CLIError(one_line(error)) from None
-    model = load_model(
-        args.model, arch=args.arch, arch_options=parse_options(args.arch_option),
-        model_format=args.model_format, trust_code=args.trust_code,
-    )
+    options = method_options(args)
+    model = model_from_args(args)
     size = None if args.size is None else (int(args.size[0]), int(args.size[1]))
     inputs = load_inputs(args.inputs, channels=args.channels, size=size, dtype=model_dtype(model))
     explanation = _merge(_explain(model, inputs, args, options), inputs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from xaikit.cli.errors import CLIError
+from xaikit.cli.errors import CLIError, one_line
 
 ModelFormat = Literal["auto", "state_dict", "torchscript", "export"]
 MODEL_FORMATS: tuple[str, ...] = ("auto", "state_dict", "torchscript", "export")
@@ -308,3 +309,47 @@ def model_dtype(model: nn.Module) -> torch.dtype:
         if parameter.dtype.is_floating_point:
             return parameter.dtype
     return torch.float32
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, inputs_help: str, many: bool) -> None:
+    """The arguments naming a model, its inputs and the method, shared by the explain commands."""
+    parser.add_argument("model", help="model file: state dict (with --arch), TorchScript or torch.export")
+    parser.add_argument("inputs", nargs="+" if many else None, help=inputs_help)
+    parser.add_argument("--arch", help="architecture of a state dict (xaikit.models.reference_model name)")
+    parser.add_argument(
+        "--arch-option", action="append", default=[], metavar="KEY=VALUE",
+        help="constructor option of --arch (repeatable; values parsed as JSON when possible)",
+    )
+    parser.add_argument(
+        "--format", dest="model_format", choices=MODEL_FORMATS, default="auto",
+        help="model file format (default: detected)",
+    )
+    parser.add_argument(
+        "--trust-code", action="store_true",
+        help="load a torch.export file even if it holds pickles or code (runs that code)",
+    )
+    parser.add_argument("--method", default="lrp", help="registered method name (see `xaikit methods`)")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="method option (repeatable; values parsed as JSON when possible, e.g. steps=32)",
+    )
+
+
+def method_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--option`` values, checked against ``--method`` before any work."""
+    from xaikit.core.registry import make_method
+
+    options = parse_options(args.option)
+    try:
+        make_method(args.method, **options)  # unknown method or option: fail before any work
+    except (ValueError, TypeError) as error:
+        raise CLIError(one_line(error)) from None
+    return options
+
+
+def model_from_args(args: argparse.Namespace) -> nn.Module:
+    """The model named by :func:`add_model_arguments`' arguments, loaded safely."""
+    return load_model(
+        args.model, arch=args.arch, arch_options=parse_options(args.arch_option),
+        model_format=args.model_format, trust_code=args.trust_code,
+    )

@@ -20,7 +20,8 @@ Pretrained
   cached on disk; :func:`load_digits_split` gives the matching data split.
 - :func:`digits_vgg`: :class:`DigitsVGG` trained and cached the same way.
 
-Use :func:`reference_model` to build any architecture by name.
+Use :func:`reference_model` to build any architecture by name, and
+:func:`fit_classifier` to train one (deterministic, global random state untouched).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .cnn import CNN1d, DigitsCNN, DigitsVGG, SmallCNN
 from .mlp import MLP
 from .pretrained import default_cache_dir, digits_cnn, digits_vgg, load_digits_split
 from .resnet import Bottleneck, ResNet, resnet50, resnet_small
+from .training import fit_classifier
 from .vgg import VGG, vgg16
 from .vit import VisionTransformer
 
@@ -51,6 +53,7 @@ __all__ = [
     "default_cache_dir",
     "digits_cnn",
     "digits_vgg",
+    "fit_classifier",
     "load_digits_split",
     "reference_model",
     "resnet50",

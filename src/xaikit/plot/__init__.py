@@ -14,6 +14,8 @@ Functions
 - :func:`time_series`: relevance-coloured curves, optional spectrogram.
 - :func:`pixel_flipping_curves`, :func:`randomization_curves`: evaluation.
 - :func:`embedding_scatter`: a 2-D embedding coloured by a score.
+- :func:`eigenvalue_spectrum`, :func:`cluster_gallery`, :func:`pooled_relevance`:
+  dataset-wide analyses (SpRAy, relevance pooling).
 - :func:`plot_explanation`: the picture that fits an explanation's shape
   (what :meth:`xaikit.Explanation.plot` calls).
 """
@@ -30,6 +32,7 @@ from xaikit.plot.colors import (
     sign_colors,
 )
 from xaikit.plot.curves import pixel_flipping_curves, randomization_curves
+from xaikit.plot.dataset import cluster_gallery, eigenvalue_spectrum, pooled_relevance
 from xaikit.plot.embedding import embedding_scatter
 from xaikit.plot.explanation import describe, plot_explanation
 from xaikit.plot.grid import grid
@@ -49,8 +52,10 @@ __all__ = [
     "POSITIVE_CMAP",
     "POSITIVE_COLOR",
     "bars",
+    "cluster_gallery",
     "describe",
     "display_image",
+    "eigenvalue_spectrum",
     "embedding_scatter",
     "figure_to_png",
     "grid",
@@ -63,6 +68,7 @@ __all__ = [
     "overlay",
     "pixel_flipping_curves",
     "plot_explanation",
+    "pooled_relevance",
     "randomization_curves",
     "reduce_channels",
     "relevance_cmap",

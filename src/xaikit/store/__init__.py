@@ -11,4 +11,9 @@ Needs the ``datasets`` extra (zarr, dask[distributed], h5py).
 from xaikit.store.layout import ExplanationStore, StoreError, open_store
 from xaikit.store.runner import explain_dataset
 
-__all__ = ["ExplanationStore", "StoreError", "explain_dataset", "open_store"]
+__all__ = [
+    "ExplanationStore",
+    "StoreError",
+    "explain_dataset",
+    "open_store",
+]

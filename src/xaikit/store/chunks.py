@@ -40,6 +40,8 @@ class Job:
     store_inputs: bool
     chunk_size: int
     samples: int
+    #: Distinguishes this call from others on the same path (a worker's opened store is reused only within it).
+    run: str = ""
 
     def bounds(self, index: int) -> tuple[int, int]:
         start = index * self.chunk_size
@@ -125,11 +127,23 @@ def write_chunk(group: Any, result: ChunkResult, start: int, stop: int) -> None:
     group["chunks/sha256"][result.index] = np.frombuffer(chunk_digest(result.values, result.input_digest), np.uint8)
 
 
+#: The store opened by this (worker) process: ((path, run), Zarr group).
+_OPENED: list[tuple[tuple[str, str], Any]] = []
+
+
+def _group(job: Job) -> Any:
+    """The job's Zarr group, opened once per process and call (a worker explains many chunks)."""
+    key = (job.path, job.run)
+    if not _OPENED or _OPENED[0][0] != key or not job.run:
+        import zarr
+
+        _OPENED[:] = [(key, zarr.open_group(job.path, mode="r+"))]
+    return _OPENED[0][1]
+
+
 def explain_chunk(job: Job, model: Model, source: DataSource, index: int) -> int:
     """Read, explain and write chunk ``index`` (what a Dask task runs); returns ``index``."""
-    import zarr
-
     start, stop = job.bounds(index)
     result = compute_chunk(job, model, source.read(start, stop), index)
-    write_chunk(zarr.open_group(job.path, mode="r+"), result, start, stop)
+    write_chunk(_group(job), result, start, stop)
     return index

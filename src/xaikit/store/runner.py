@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,7 @@ def explain_dataset(
         raise InputError("the data hold no samples")
     job = Job(
         path=str(Path(store).resolve()), explainers=explainers, target=_target_spec(target, samples),
-        output=output, store_inputs=store_inputs, chunk_size=chunk_size, samples=samples,
+        output=output, store_inputs=store_inputs, chunk_size=chunk_size, samples=samples, run=uuid.uuid4().hex,
     )
     path = Path(job.path)
     first = source.read(*job.bounds(0))

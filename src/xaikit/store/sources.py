@@ -37,7 +37,8 @@ def _as_tensor(value: Any, what: str) -> Tensor:
     array = np.asarray(value)
     if array.dtype.hasobject:
         raise InputError(f"{what} holds Python objects ({array.dtype}); give numbers")
-    return torch.from_numpy(np.ascontiguousarray(array))
+    array = np.ascontiguousarray(array)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())  # a memmap's rows are read-only
 
 
 def _labels_tensor(labels: Any, samples: int) -> Tensor:
