@@ -109,6 +109,16 @@ def test_a_killed_run_resumes_to_the_same_store_bit_for_bit(
     assert_same_store(resumed, reference)
 
 
+def test_two_writers_at_once_finish_one_valid_store(tmp_path: Path, reference: ExplanationStore) -> None:
+    path = tmp_path / "shared.zarr"
+    writers = [subprocess.Popen([sys.executable, str(JOB_SCRIPT), str(path)]) for _ in range(2)]
+    assert [writer.wait(120) for writer in writers] == [0, 0]
+    store = open_store(path)
+    assert store.verify() == []
+    assert_same_store(store, reference)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".creating")]  # no staging folder left
+
+
 def test_a_restart_with_other_arguments_model_or_data_is_refused(tmp_path: Path, reference: ExplanationStore) -> None:
     path = tmp_path / "store.zarr"
     inputs, labels = job_data()

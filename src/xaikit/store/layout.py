@@ -19,7 +19,8 @@ axis with the run's ``chunk_size`` and compressed with Zarr's default codec (Zst
 A chunk counts as done only when its row of ``chunks/sha256`` matches the digest of
 what is read back: a chunk interrupted while being written, or corrupted later, is
 found and computed again. Zarr writes each chunk file atomically (a temporary file
-renamed), so readers and concurrent writers never see a torn chunk.
+renamed), so readers and concurrent writers never see a torn chunk; a new store is
+made in a hidden sibling folder and renamed into place, so none is seen half made.
 """
 
 from __future__ import annotations

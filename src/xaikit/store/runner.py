@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ from torch import Tensor
 from xaikit.core.base import Explainer, Model
 from xaikit.core.registry import make_method
 from xaikit.core.wrappers import OutputSelector
-from xaikit.store.chunks import Job, TargetSpec, compute_chunk, input_digest, write_chunk
+from xaikit.store.chunks import ChunkResult, Job, TargetSpec, compute_chunk, input_digest, write_chunk
 from xaikit.store.layout import DIGEST_BYTES, FORMAT, VERSION, ExplanationStore, StoreError, _zarr
 from xaikit.store.provenance import describe, model_fingerprint, now, spec_differences
 from xaikit.store.sources import Chunk, DataSource, as_source
@@ -81,9 +82,33 @@ def _spec(job: Job, model: Model, first: Chunk) -> dict[str, Any]:
     }
 
 
-def _create(path: Path, spec: dict[str, Any], first: dict[str, np.ndarray], job: Job) -> ExplanationStore:
+def _create(path: Path, spec: dict[str, Any], result: ChunkResult, job: Job) -> ExplanationStore | None:
+    """Create the store with its first chunk in a hidden sibling folder, then rename it into place.
+
+    The rename is atomic: readers never see a half-made store, and of two writers creating
+    the same store at once one wins; the other gets ``None`` and resumes the winner's.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent))
+    try:
+        _fill(staging, spec, result, job)
+        try:
+            os.rename(staging, path)
+        except OSError:
+            if not (path / "zarr.json").is_file():
+                raise
+            return None  # another writer created it first
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return ExplanationStore(path, "r+")
+
+
+def _fill(folder: Path, spec: dict[str, Any], result: ChunkResult, job: Job) -> None:
+    """Write a new store's arrays, attributes and first chunk into ``folder``."""
     zarr = _zarr()
-    group = zarr.open_group(str(path), mode="w-")
+    first = result.values
+    group = zarr.open_group(str(folder), mode="w")
     chunks = -(-job.samples // job.chunk_size)
     for name, value in first.items():
         group.create_array(
@@ -107,7 +132,7 @@ def _create(path: Path, spec: dict[str, Any], first: dict[str, np.ndarray], job:
         },
     }
     group.attrs["xaikit"] = record
-    return ExplanationStore(path, "r+")
+    write_chunk(group, result, *job.bounds(result.index))
 
 
 def _open_existing(path: Path, spec: dict[str, Any], overwrite: bool) -> ExplanationStore | None:
@@ -235,11 +260,13 @@ def explain_dataset(
     first = source.read(*job.bounds(0))
     spec = _spec(job, model, first)
     opened = _open_existing(path, spec, overwrite)
+    created = None
     if opened is None:
-        result = compute_chunk(job, model, first, 0)
-        opened = _create(path, spec, result.values, job)
-        write_chunk(opened.group, result, *job.bounds(0))
-    else:
+        created = _create(path, spec, compute_chunk(job, model, first, 0), job)
+        opened = created if created is not None else _open_existing(path, spec, overwrite=False)
+    if opened is None:  # pragma: no cover - _create returns None only when the store exists
+        raise StoreError(f"the store {path} vanished while being created")
+    if created is None:
         opened.group.attrs["xaikit"] = _resumed(opened)
         opened = ExplanationStore(path, "r+")
     pending = _pending(opened, source, job, first)
