@@ -25,6 +25,7 @@ made in a hidden sibling folder and renamed into place, so none is seen half mad
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -47,8 +48,43 @@ METHOD_FIELDS = ("attribution", "output", "target", "delta")
 DIGEST_BYTES = 32
 
 
+#: Codecs a store's arrays may use: those xaikit writes and Zarr's other built-in ones,
+#: none of which can run code (unlike, say, a pickle codec).
+SAFE_CODECS = frozenset({"bytes", "zstd", "blosc", "gzip", "crc32c", "transpose"})
+#: Data types a store's arrays may hold: numbers and booleans.
+SAFE_DTYPES = frozenset({
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "complex64", "complex128",
+})
+
+
 class StoreError(XaikitError, ValueError):
     """A store cannot be used as asked: another run's results, an unknown format, a missing entry."""
+
+
+def check_safe(path: Path) -> None:
+    """Refuse a store whose array metadata names a codec or data type that is not plain numbers.
+
+    Every ``zarr.json`` is read as JSON before Zarr opens anything, so a store crafted to
+    decode through a code-running codec (a pickle, a user-defined class) is refused first.
+    """
+    for metadata in sorted(path.rglob("zarr.json")):
+        try:
+            record = json.loads(metadata.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StoreError(f"{metadata}: not valid Zarr metadata ({error})") from None
+        if not isinstance(record, dict) or record.get("node_type") != "array":
+            continue
+        dtype = record.get("data_type")
+        codecs = record.get("codecs") or []
+        names = [codec.get("name") if isinstance(codec, dict) else codec for codec in codecs]
+        unsafe = [name for name in names if name not in SAFE_CODECS]
+        if not isinstance(dtype, str) or dtype not in SAFE_DTYPES or unsafe or record.get("storage_transformers"):
+            raise StoreError(
+                f"{metadata.parent}: data type {dtype!r} with codecs {names} is not one an xaikit store uses "
+                f"(numbers and booleans, codecs {sorted(SAFE_CODECS)}); refusing to read it, since other codecs "
+                "can run code"
+            )
 
 
 def _zarr() -> Any:
@@ -95,6 +131,7 @@ class ExplanationStore:
         self.path = Path(path)
         if not (self.path / "zarr.json").is_file():
             raise StoreError(f"{self.path} is not an explanation store (no zarr.json); create one with explain_dataset")
+        check_safe(self.path)
         self.group = zarr.open_group(str(self.path), mode=mode)
         self.record: dict[str, Any] = check_header(
             self.group.attrs.get("xaikit"), name=FORMAT, version=VERSION,

@@ -17,7 +17,14 @@ from torch import Tensor
 from xaikit.core.base import Explainer, Model
 from xaikit.core.registry import make_method
 from xaikit.core.wrappers import OutputSelector
-from xaikit.store.chunks import ChunkResult, Job, TargetSpec, compute_chunk, input_digest, write_chunk
+from xaikit.store.chunks import (
+    ChunkResult,
+    Job,
+    TargetSpec,
+    compute_chunk,
+    input_digest,
+    write_chunk,
+)
 from xaikit.store.layout import DIGEST_BYTES, FORMAT, VERSION, ExplanationStore, StoreError, _zarr
 from xaikit.store.provenance import describe, model_fingerprint, now, spec_differences
 from xaikit.store.sources import Chunk, DataSource, as_source
