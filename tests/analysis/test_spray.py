@@ -126,3 +126,30 @@ def test_normalization_sums_channels_resizes_and_scales() -> None:
     np.testing.assert_allclose(z.std(1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match="scale"):
         Normalization(scale="unit")
+
+
+def test_clever_hans_on_time_series_a_spike_before_the_event() -> None:
+    from functools import partial
+
+    from xaikit.datasets import series_with_artefact
+
+    data = series_with_artefact(seed=0)
+    model = fit_classifier(partial(xaikit.models.CNN1d, 1, 3, 64), data.x_train, data.y_train, seed=0, epochs=30)
+    explanation = xaikit.explain(model, data.x_test, data.y_test, method="lrp")
+    ones = (data.y_test == data.artefact_class).numpy()
+    result = spray(explanation.attribution[ones], clusters=2, normalization=Normalization(size=(16,)), embedding=None)
+    _, purity, recall = result.best_match(data.artefact_test.numpy()[ones])
+    assert purity >= 0.9 and recall >= 0.9
+    ranking = artefact_relevance(explanation, data.region, data.y_test.numpy())
+    assert ranking.groups[0] == data.artefact_class and ranking.scores[0] > 2 * ranking.scores[1]
+
+
+def test_tabular_explanations_cluster_by_which_features_carry_them() -> None:
+    rng = np.random.default_rng(4)
+    strategies = np.array([[1.0, 0.6, 0, 0, 0, 0], [0, 0, 0, 0, 0.7, 1.0]])  # by features 0-1, or by 4-5
+    relevance = strategies[np.repeat([0, 1], 45)] * rng.uniform(0.5, 2.0, (90, 1))  # any strength
+    relevance += 0.05 * rng.standard_normal(relevance.shape)
+    result = spray(relevance, embedding=None)
+    assert result.eigengap_clusters == 2
+    assert len(set(result.labels[:45])) == 1 and set(result.labels[:45]).isdisjoint(result.labels[45:])
+    assert result.mean_relevance.shape == (2, 6)
