@@ -55,6 +55,12 @@ def test_cli_store_equals_python_and_resumes(files: dict[str, Path], tmp_path: P
     assert run_cli(*h5) == 0
     np.testing.assert_array_equal(xaikit.store.open_store(tmp_path / "h5.zarr").read("methods/lrp/attribution"),
                                   expected.read("methods/lrp/attribution"))
+    on_dask = ("explain-dataset", files["weights"], files["h5"], "--dataset", "x", "--labels", "y", "--arch",
+               "digits_cnn", "--target", "label", "--chunk-size", "32", "--store", tmp_path / "dask.zarr",
+               "--workers", "2", "--no-progress")
+    assert run_cli(*on_dask) == 0  # the HDF5 source is reopened by each worker
+    np.testing.assert_array_equal(xaikit.store.open_store(tmp_path / "dask.zarr").read("methods/lrp/attribution"),
+                                  expected.read("methods/lrp/attribution"))
     assert run_cli("explain-dataset", files["weights"], files["h5"], "--arch", "digits_cnn",
                    "--store", tmp_path / "z.zarr") == 2
     assert "--dataset" in capsys.readouterr().err

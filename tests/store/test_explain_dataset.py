@@ -3,6 +3,7 @@ bit, refuses to mix runs, recomputes corrupt chunks, and gives the same store on
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -64,11 +65,12 @@ def test_store_holds_each_chunk_explained_as_one_batch(reference: ExplanationSto
 def test_provenance_names_version_methods_model_and_time(reference: ExplanationStore) -> None:
     provenance, spec = reference.provenance, reference.spec
     assert provenance["xaikit_version"] == xaikit.__version__ and provenance["created"]
-    assert provenance["methods"]["ig"] == {"method": "integrated_gradients", "options": pytest.approx(
-        provenance["methods"]["ig"]["options"])}
+    assert provenance["methods"]["ig"]["method"] == "integrated_gradients"
     assert provenance["methods"]["ig"]["options"]["steps"] == 400
+    assert provenance["methods"]["smoothgrad"]["options"]["seed"] == 3
     assert spec["model"]["class"].endswith("MLP") and len(spec["model"]["sha256"]) == 64
     assert spec["samples"] == SAMPLES and spec["chunk_size"] == CHUNK and spec["sample_shape"] == [12]
+    assert reference.chunk_count == 31 and reference.chunk_bounds(30) == (600, 610)
 
 
 def test_a_killed_run_resumes_to_the_same_store_bit_for_bit(
@@ -140,6 +142,24 @@ def test_a_restart_with_other_arguments_model_or_data_is_refused(tmp_path: Path,
     with pytest.raises(StoreError, match="target"):
         explain_dataset(job_model(), inputs, "lrp", store=path, labels=labels, chunk_size=CHUNK, progress=False,
                         target="label")
+    # equal weights, another layer: the structure differs
+    tanh = job_model()
+    tanh.net[1] = torch.nn.Tanh()
+    with pytest.raises(StoreError, match=r"model\.structure"):
+        explain_dataset(tanh, inputs, "lrp", store=path, labels=labels, chunk_size=CHUNK, progress=False)
+    # composite objects that differ only in a field their repr leaves out (units)
+    from xaikit.engine import GradientUnits
+    from xaikit.rules.presets import as_composite
+
+    base = as_composite("epsilon")
+    other = dataclasses.replace(base, units=GradientUnits(1e-6))
+    assert repr(other) == repr(base)
+    composite_path = tmp_path / "composite.zarr"
+    explain_dataset(job_model(), inputs, "lrp", store=composite_path, chunk_size=CHUNK, progress=False, composite=base)
+    explain_dataset(job_model(), inputs, "lrp", store=composite_path, chunk_size=CHUNK, progress=False, composite=base)
+    with pytest.raises(StoreError, match="units"):
+        explain_dataset(job_model(), inputs, "lrp", store=composite_path, chunk_size=CHUNK, progress=False,
+                        composite=other)
     # overwrite=True replaces it
     replaced = explain_dataset(job_model(), inputs, "lrp", store=path, labels=labels, chunk_size=CHUNK,
                                progress=False, target="label", overwrite=True)
@@ -218,3 +238,43 @@ def test_explanation_from_a_store_behaves_like_one_in_memory(reference: Explanat
         reference.attribution()
     with pytest.raises(StoreError, match="no method 'gradcam'"):
         reference.explanation("gradcam")
+
+
+def test_targets_as_arrays_and_numpy_integers_and_masks(tmp_path: Path) -> None:
+    inputs, labels = job_data()
+    model = job_model()
+    per_sample = (labels.numpy() + 1) % 3
+    store = explain_dataset(model, inputs, "saliency", store=tmp_path / "a.zarr", target=per_sample,
+                            chunk_size=CHUNK, progress=False)
+    assert np.array_equal(store.read("methods/saliency/target"), per_sample)
+    one = explain_dataset(model, inputs, "saliency", store=tmp_path / "b.zarr", target=np.int64(2),
+                          chunk_size=CHUNK, progress=False)
+    assert (one.read("methods/saliency/target") == 2).all()
+    mask = np.zeros(SAMPLES, dtype=bool)
+    mask[[3, 4, 600]] = True
+    np.testing.assert_array_equal(one.read("inputs", mask), inputs.numpy()[[3, 4, 600]])
+    assert len(one.explanation(index=mask)) == 3
+    with pytest.raises(StoreError, match="one entry per sample"):
+        one.read("inputs", mask[:-1])
+    with pytest.raises(ValueError, match="per-sample target"):
+        explain_dataset(model, inputs, "saliency", store=tmp_path / "c.zarr", target=per_sample[:-1])
+
+
+def test_analyses_refuse_an_unfinished_store(tmp_path: Path) -> None:
+    from xaikit.analysis import pool_relevance, spray
+
+    path = tmp_path / "s.zarr"
+    store = run_job(path)
+    store = open_store(path, "r+")
+    store.group["chunks/sha256"][4] = np.zeros(32, dtype=np.uint8)  # as if chunk 4 were not done
+    with pytest.raises(StoreError, match="not complete"):
+        pool_relevance(open_store(path), method="lrp")
+    with pytest.raises(StoreError, match="not complete"):
+        spray(open_store(path), method="lrp")
+
+
+def test_an_unseeded_random_method_warns(tmp_path: Path) -> None:
+    inputs, _ = job_data()
+    with pytest.warns(UserWarning, match="seed"):
+        explain_dataset(job_model(), inputs[:40], "smoothgrad", store=tmp_path / "s.zarr", seed=None,
+                        samples=2, progress=False)

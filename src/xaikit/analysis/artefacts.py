@@ -23,20 +23,26 @@ class ArtefactRelevance:
     groups : tuple
         The groups, ranked by score, highest first.
     scores : numpy.ndarray
-        The mean fraction of positive relevance inside the region, per group (same order).
+        The mean fraction of positive relevance inside the region, per group (same order),
+        over the samples that have positive relevance; NaN (ranked last) for a group with none.
     per_sample : numpy.ndarray
-        The fraction for every sample, in sample order.
+        The fraction for every sample, in sample order; NaN for a sample without positive
+        relevance (no evidence is not evidence of no artefact).
+    undefined : numpy.ndarray
+        Per group (same order): how many of its samples have no positive relevance.
     """
 
     groups: tuple[Any, ...]
     scores: np.ndarray
     per_sample: np.ndarray
+    undefined: np.ndarray
 
     def to_frame(self) -> Any:
         """The ranking as a pandas ``DataFrame``."""
         import pandas as pd
 
-        return pd.DataFrame({"group": list(self.groups), "artefact relevance": self.scores})
+        return pd.DataFrame({"group": list(self.groups), "artefact relevance": self.scores,
+                             "samples without positive relevance": self.undefined})
 
 
 def artefact_relevance(
@@ -52,8 +58,9 @@ def artefact_relevance(
         A mask of the sample shape, or of the sample shape without its channel axis
         (applied to every channel).
     samples : str, array or None
-        The group of each sample: a store array's name (its labels by default, else its
-        predictions), one label per sample, or ``None`` for one group.
+        The group of each sample: ``"label"`` (a store's labels, else its predictions; an
+        explanation's explained classes), another store array's name, one label per
+        sample, or ``None`` for one group.
     method : str, optional
         The store's method.
 
@@ -73,11 +80,14 @@ def artefact_relevance(
     for indices, block in rows.blocks():
         positive = np.clip(block.reshape(len(block), -1).astype(np.float64), 0.0, None)
         total = positive.sum(1)
-        fractions[indices] = np.where(total > 0, positive[:, inside].sum(1) / np.where(total > 0, total, 1.0), 0.0)
+        fractions[indices] = np.where(total > 0, positive[:, inside].sum(1) / np.where(total > 0, total, 1.0), np.nan)
     groups = rows.groups(samples)
-    if groups is None:
-        return ArtefactRelevance(("all samples",), np.array([fractions.mean()]), fractions)
-    names, codes = np.unique(groups, return_inverse=True)
-    scores = np.bincount(codes, weights=fractions) / np.bincount(codes)
-    order = np.argsort(-scores, kind="stable")
-    return ArtefactRelevance(tuple(names[order].tolist()), scores[order], fractions)
+    codes = np.zeros(rows.samples, dtype=np.int64) if groups is None else np.unique(groups, return_inverse=True)[1]
+    names = np.array(["all samples"]) if groups is None else np.unique(groups)
+    defined = ~np.isnan(fractions)
+    counts = np.bincount(codes[defined], minlength=len(names))
+    sums = np.bincount(codes[defined], weights=fractions[defined], minlength=len(names))
+    scores = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    order = np.argsort(np.where(np.isnan(scores), np.inf, -scores), kind="stable")
+    undefined = np.bincount(codes[~defined], minlength=len(names))
+    return ArtefactRelevance(tuple(names[order].tolist()), scores[order], fractions, undefined[order])

@@ -70,7 +70,20 @@ class PooledRelevance:
 
 
 def channel_groups(sample_shape: Sequence[int], names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """One feature group per channel of ``(C, ...)`` samples (images, time series)."""
+    """One feature group per channel of ``(C, ...)`` samples (images, time series).
+
+    Parameters
+    ----------
+    sample_shape : sequence of int
+        The shape of one sample, channels first.
+    names : sequence of str, optional
+        The channels' names (``"channel 0"``, ... by default).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        A boolean mask of the sample shape per channel.
+    """
     channels = int(sample_shape[0])
     labels = names or [f"channel {c}" for c in range(channels)]
     grid = np.broadcast_to(np.arange(channels).reshape(-1, *([1] * (len(sample_shape) - 1))), tuple(sample_shape))
@@ -78,14 +91,40 @@ def channel_groups(sample_shape: Sequence[int], names: Sequence[str] | None = No
 
 
 def window_groups(sample_shape: Sequence[int], window: int) -> dict[str, np.ndarray]:
-    """Feature groups of consecutive time steps (the last axis), ``window`` steps each."""
+    """Feature groups of consecutive time steps (the last axis), ``window`` steps each.
+
+    Parameters
+    ----------
+    sample_shape : sequence of int
+        The shape of one sample, time last.
+    window : int
+        Steps per group (the last group may be shorter).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        A boolean mask of the sample shape per window, named by its steps (``"t 0-9"``).
+    """
     steps = int(sample_shape[-1])
     position = np.broadcast_to(np.arange(steps) // window, tuple(sample_shape))
     return {f"t {w * window}-{min((w + 1) * window, steps) - 1}": position == w for w in range(-(-steps // window))}
 
 
 def grid_groups(sample_shape: Sequence[int], cells: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Feature groups of a ``rows x columns`` grid of regions over the last two axes (images)."""
+    """Feature groups of a ``rows x columns`` grid of regions over the last two axes (images).
+
+    Parameters
+    ----------
+    sample_shape : sequence of int
+        The shape of one sample, height and width last.
+    cells : tuple of int
+        The grid's rows and columns.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        A boolean mask of the sample shape per region, named ``"region r,c"``.
+    """
     height, width = int(sample_shape[-2]), int(sample_shape[-1])
     rows = np.minimum(np.arange(height) * cells[0] // height, cells[0] - 1)
     cols = np.minimum(np.arange(width) * cells[1] // width, cells[1] - 1)
@@ -200,13 +239,15 @@ def pool_relevance(
         sample_codes, sample_names = np.zeros(rows.samples, dtype=np.int64), np.array(["all samples"])
     else:
         sample_names, sample_codes = np.unique(groups.reshape(-1), return_inverse=True)
-    one_hot = np.zeros((codes.size, len(names)))
-    one_hot[np.arange(codes.size), codes] = 1.0
+    import scipy.sparse as sp
+
+    # features x groups, sparse: memory O(features), not O(features x groups)
+    one_hot = sp.csr_matrix((np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, len(names)))
     pooled = np.zeros((len(sample_names), len(names)))
     total = 0.0
     for indices, block in rows.blocks():
         flat = block.reshape(len(block), -1).astype(np.float64)
-        np.add.at(pooled, sample_codes[indices], flat @ one_hot)
+        np.add.at(pooled, sample_codes[indices], np.asarray(one_hot.T @ flat.T).T)
         total += float(flat.sum())
     outputs, deltas = rows.per_sample("output"), rows.per_sample("delta")
     return PooledRelevance(

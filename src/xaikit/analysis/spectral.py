@@ -52,7 +52,19 @@ def knn_graph(points: np.ndarray, neighbors: int) -> tuple[sp.csr_matrix, np.nda
 
 @dataclass(frozen=True)
 class SpectralClusters:
-    """The result of :func:`spectral_clusters`."""
+    """The result of :func:`spectral_clusters`.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray
+        The cluster of each node, numbered by size (largest first).
+    eigenvalues : numpy.ndarray
+        The smallest eigenvalues of the normalized Laplacian, ascending.
+    eigenvectors : numpy.ndarray
+        ``(nodes, len(eigenvalues))``: their eigenvectors (signs fixed).
+    eigengap_clusters : int
+        The number of clusters the eigengap chose.
+    """
 
     labels: np.ndarray
     eigenvalues: np.ndarray
@@ -61,7 +73,20 @@ class SpectralClusters:
 
 
 def eigengap(eigenvalues: np.ndarray, most: int) -> int:
-    """The number of clusters k (1..most) after which the normalized Laplacian's spectrum jumps most."""
+    """The number of clusters k (1..most) after which the normalized Laplacian's spectrum jumps most.
+
+    Parameters
+    ----------
+    eigenvalues : numpy.ndarray
+        Ascending, at least ``most + 1`` of them.
+    most : int
+        The largest k allowed.
+
+    Returns
+    -------
+    int
+        ``argmax_k (lambda_{k+1} - lambda_k)`` over ``k = 1..most``.
+    """
     gaps = np.diff(eigenvalues[: most + 1])
     return int(np.argmax(gaps)) + 1
 
@@ -111,6 +136,10 @@ def spectral_clusters(
     SpectralClusters
     """
     size = graph.shape[0]
+    if clusters is not None and not 1 <= clusters < size:
+        raise InputError(f"clusters must be between 1 and the number of samples - 1 ({size - 1}), got {clusters}")
+    if max_clusters < 1:
+        raise InputError(f"max_clusters must be at least 1, got {max_clusters}")
     most = min(max(max_clusters, clusters or 1), size - 1)
     values, vectors = _spectrum(graph, min(most + 1, size), seed)
     chosen = eigengap(values, most)

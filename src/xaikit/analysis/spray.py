@@ -38,6 +38,8 @@ class SprayResult:
         jump after the k-th means k well-separated groups.
     embedding : numpy.ndarray or None
         ``(n, 2)`` coordinates for a scatter plot (t-SNE, UMAP or spectral).
+    embedding_method : str or None
+        Which: ``"tsne"``, ``"umap"``, ``"spectral"`` or ``None``.
     outlier_score : numpy.ndarray
         Mean distance to the k nearest neighbours over its median: well above 1 for
         explanations unlike any other.
@@ -57,6 +59,7 @@ class SprayResult:
     eigengap_clusters: int
     eigenvalues: np.ndarray
     embedding: np.ndarray | None
+    embedding_method: str | None
     outlier_score: np.ndarray
     mean_relevance: np.ndarray
     prototypes: dict[int, np.ndarray] = field(default_factory=dict)
@@ -217,6 +220,7 @@ def spray(
         eigengap_clusters=found.eigengap_clusters,
         eigenvalues=found.eigenvalues,
         embedding=_embedding(embedding, points, found.eigenvectors, seed),
+        embedding_method=embedding,
         outlier_score=outlier,
         mean_relevance=means.reshape(count, *shape),
         prototypes=nearest,

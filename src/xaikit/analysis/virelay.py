@@ -104,6 +104,8 @@ def export_virelay(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     labels = store.read("label")
+    if labels.min() < 0 or labels.max() > np.iinfo(np.uint16).max:
+        raise StoreError(f"ViRelAy stores labels as uint16; the store's range {labels.min()}..{labels.max()} does not fit")
     classes = int(store.array("logits").shape[1]) if "logits" in names else int(labels.max()) + 1
     with h5py.File(out / "input.h5", "w") as file:
         _copy_by_chunks(store, "inputs", file, "data")
@@ -152,8 +154,9 @@ def _write_analysis(group: Any, result: SprayResult) -> None:
     group.create_dataset("index", data=np.asarray(result.indices, dtype=np.uint32))
     spectral = group.create_dataset("embedding/spectral", data=np.asarray(result.spectral, dtype=np.float32))
     spectral.attrs["eigenvalue"] = np.asarray(result.eigenvalues[: result.spectral.shape[1]], dtype=np.float32)
-    if result.embedding is not None:
-        embedded = group.create_dataset("embedding/tsne", data=np.asarray(result.embedding, dtype=np.float32))
+    if result.embedding is not None and result.embedding_method != "spectral":
+        name = f"embedding/{result.embedding_method}"
+        embedded = group.create_dataset(name, data=np.asarray(result.embedding, dtype=np.float32))
         embedded.attrs["embedding"] = "spectral"
         embedded.attrs["index"] = np.array([0, 1])
     clusters = group.create_dataset(f"cluster/kmeans-{result.clusters:02d}", data=result.labels.astype(np.int32))
@@ -164,7 +167,19 @@ def _write_analysis(group: Any, result: SprayResult) -> None:
 
 @dataclass(frozen=True)
 class VirelayAnalysis:
-    """One category of a ViRelAy analysis file, read back."""
+    """One category of a ViRelAy analysis file, read back.
+
+    Attributes
+    ----------
+    index : numpy.ndarray
+        The rows of the attribution file analysed.
+    clusterings : dict of str to numpy.ndarray
+        Cluster labels by clustering name (``"kmeans-02"``).
+    embeddings : dict of str to numpy.ndarray
+        Coordinates by embedding name (``"spectral"``, ``"tsne"``).
+    eigenvalues : numpy.ndarray or None
+        The spectral embedding's eigenvalues, when stored.
+    """
 
     index: np.ndarray
     clusterings: dict[str, np.ndarray]

@@ -12,6 +12,7 @@ from xaikit.cli.command import add_command
 from xaikit.cli.errors import CLIError
 from xaikit.cli.loading import add_model_arguments, method_options, model_from_args, parse_target
 
+HDF5_SUFFIXES = (".h5", ".hdf5")
 HELP = "explain a whole data set into a resumable explanation store"
 DESCRIPTION = """\
 Explain every sample of a data set into a chunked, compressed Zarr store (see
@@ -52,8 +53,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _array(path: Path, dataset: str | None) -> Any:
-    """An array-like over the file, read lazily (memory-mapped, Zarr or HDF5)."""
+def _labels(args: argparse.Namespace) -> Any:
+    """The labels: a .npy file, or a dataset of the HDF5 data file."""
+    if args.labels is None:
+        return None
+    if Path(args.inputs).suffix in HDF5_SUFFIXES and not Path(args.labels).is_file():
+        import h5py
+
+        with h5py.File(args.inputs, "r") as file:
+            if args.labels not in file:
+                raise CLIError(f"--labels {args.labels}: neither a file nor a dataset of {args.inputs} ({list(file)})")
+            return file[args.labels][()]
+    try:
+        return np.load(Path(args.labels), allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise CLIError(f"--labels {args.labels}: {error}") from None
+
+
+def _array(path: Path, dataset: str | None, labels: Any) -> Any:
+    """The samples, read lazily: memory-mapped, Zarr, or an HDF5 source each worker opens itself."""
     if not path.exists():
         raise CLIError(f"{path} does not exist")
     if path.suffix == ".npy":
@@ -61,13 +79,16 @@ def _array(path: Path, dataset: str | None) -> Any:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as error:
             raise CLIError(f"{path}: {error}") from None
-    if path.suffix in (".h5", ".hdf5"):
+    if path.suffix in HDF5_SUFFIXES:
         import h5py
 
-        file = h5py.File(path, "r")
-        if dataset is None or dataset not in file:
-            raise CLIError(f"{path} is an HDF5 file: name its dataset with --dataset (it has {list(file)})")
-        return file[dataset]
+        from xaikit.store.sources import HDF5Source
+
+        with h5py.File(path, "r") as file:
+            names = list(file)
+        if dataset is None or dataset not in names:
+            raise CLIError(f"{path} is an HDF5 file: name its dataset with --dataset (it has {names})")
+        return HDF5Source(path, dataset, labels)
     if path.is_dir() and (path / "zarr.json").is_file():
         import zarr
 
@@ -91,21 +112,19 @@ def run(args: argparse.Namespace) -> int:
     options = method_options(args)
     target = _target(args.target)
     model = model_from_args(args)
-    data = _array(Path(args.inputs), args.dataset)
+    labels = _labels(args)
+    data = _array(Path(args.inputs), args.dataset, labels)
     try:
-        labels = None
-        if args.labels is not None:
-            in_file = hasattr(data, "file") and args.labels in data.file
-            labels = data.file[args.labels][()] if in_file else np.load(Path(args.labels), allow_pickle=False)
         store = explain_dataset(
-            model, data, args.method, store=args.store, target=target, labels=labels, chunk_size=args.chunk_size,
+            model, data, args.method, store=args.store, target=target,
+            labels=None if hasattr(data, 'close') else labels, chunk_size=args.chunk_size,
             store_inputs=not args.no_store_inputs, workers=args.workers, progress=not args.no_progress,
             overwrite=args.overwrite, **options,
         )
     except (StoreError, FileNotFoundError) as error:  # all of a mismatch's lines, on one
         raise CLIError("; ".join(line.strip() for line in str(error).splitlines() if line.strip())) from None
     finally:
-        if hasattr(data, "file"):
-            data.file.close()
+        if hasattr(data, "close"):
+            data.close()
     print(f"wrote {store.path}: {store.samples} samples in {store.chunk_count} chunks, method {args.method}")
     return 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from xaikit.utils.progress import progress as progress_bar
 
 __all__ = ["fit_classifier"]
 
@@ -60,12 +62,7 @@ def fit_classifier(
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         count = inputs.shape[0]
         model.train()
-        epoch_range: Iterable[int] = range(epochs)
-        if progress:
-            from tqdm.auto import tqdm
-
-            epoch_range = tqdm(epoch_range, desc=desc)
-        for _ in epoch_range:
+        for _ in progress_bar(range(epochs), desc=desc, enabled=progress):
             order = torch.randperm(count, generator=generator)
             for start in range(0, count, batch_size):
                 batch = order[start : start + batch_size]

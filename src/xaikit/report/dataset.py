@@ -47,8 +47,8 @@ def add_spray(
 
     section.add_figure(
         plot.eigenvalue_spectrum(result),
-        f"Eigenvalues of the kNN graph's normalized Laplacian: the largest gap after the "
-        f"{result.eigengap_clusters}th suggests {result.eigengap_clusters} prototypical strategies.",
+        f"Eigenvalues of the kNN graph's normalized Laplacian: the largest gap, after eigenvalue "
+        f"{result.eigengap_clusters}, suggests {result.eigengap_clusters} prototypical strategies.",
         name=f"figures/{slug}-spectrum.png",
     )
     if result.embedding is not None:
@@ -74,7 +74,19 @@ def add_spray(
 
 
 def add_pooled_relevance(section: Section, pooled: PooledRelevance, *, slug: str = "pooled") -> Section:
-    """Append the pooled-relevance figure and table, with the conservation check, to ``section``."""
+    """Append the pooled-relevance figure and table, with the conservation check, to ``section``.
+
+    Parameters
+    ----------
+    section : Section
+    pooled : PooledRelevance
+    slug : str
+        Prefix of the figure and table file names.
+
+    Returns
+    -------
+    Section
+    """
     from xaikit import plot
 
     check = f"pooled total {pooled.relevance.sum():.6g} = summed relevance {pooled.relevance_total:.6g}"
@@ -88,7 +100,19 @@ def add_pooled_relevance(section: Section, pooled: PooledRelevance, *, slug: str
 
 
 def add_artefact_ranking(section: Section, ranking: ArtefactRelevance, *, slug: str = "artefact") -> Section:
-    """Append the artefact-relevance ranking of all groups to ``section``."""
+    """Append the artefact-relevance ranking of all groups to ``section``.
+
+    Parameters
+    ----------
+    section : Section
+    ranking : ArtefactRelevance
+    slug : str
+        Prefix of the table's file name.
+
+    Returns
+    -------
+    Section
+    """
     frame = ranking.to_frame()
     frame["group"] = frame["group"].astype(str)
     return section.add_table(frame, "Share of positive relevance on the suspect region, per class (highest first)",

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from xaikit.core.base import Explainer, Model
 from xaikit.core.wrappers import OutputSelector, SelectedOutput
-from xaikit.store.layout import METHOD_FIELDS, chunk_digest
+from xaikit.store.layout import METHOD_FIELDS, chunk_bounds, chunk_digest
 from xaikit.store.sources import Chunk, DataSource
 from xaikit.utils.digest import tensors_digest
 from xaikit.utils.errors import TargetError
@@ -43,9 +43,14 @@ class Job:
     #: Distinguishes this call from others on the same path (a worker's opened store is reused only within it).
     run: str = ""
 
+    @property
+    def chunk_count(self) -> int:
+        """The number of chunks."""
+        return -(-self.samples // self.chunk_size)
+
     def bounds(self, index: int) -> tuple[int, int]:
-        start = index * self.chunk_size
-        return start, min(start + self.chunk_size, self.samples)
+        """The samples ``start, stop`` of chunk ``index``."""
+        return chunk_bounds(index, self.chunk_size, self.samples)
 
 
 @dataclass(frozen=True)
@@ -90,23 +95,34 @@ def _target(spec: TargetSpec, chunk: Chunk) -> Any:
     return spec[chunk.start : chunk.stop]
 
 
+def _device(model: Model) -> torch.device:
+    """Where the model's parameters live (the CPU for a parameterless model or a callable)."""
+    if isinstance(model, torch.nn.Module):
+        for parameter in model.parameters():
+            return parameter.device
+    return torch.device("cpu")
+
+
 def compute_chunk(job: Job, model: Model, chunk: Chunk, index: int) -> ChunkResult:
     """Explain one chunk with every method of ``job``; nothing is written."""
     values: dict[str, np.ndarray] = {}
     if job.store_inputs:
         values["inputs"] = chunk.inputs.numpy()
     scored = model if job.output is None else SelectedOutput(model, job.output)
+    inputs = chunk.inputs.to(_device(model))
     with torch.no_grad():
-        logits = scored(chunk.inputs).detach().cpu()
+        logits = scored(inputs).detach().cpu()
     values["logits"] = logits.numpy()
     if logits.ndim == 2:
         values["prediction"] = logits.argmax(1).numpy()
     if chunk.labels is not None:
         values["label"] = chunk.labels.numpy()
     target = _target(job.target, chunk)
+    if isinstance(target, Tensor):
+        target = target.to(inputs.device)
     for name, explainer in job.explainers.items():
         with progress_disabled():  # the bar is over chunks, not inside them
-            explanation = _for_chunk(explainer, index)(model, chunk.inputs, target, output=job.output)
+            explanation = _for_chunk(explainer, index)(model, inputs, target, output=job.output)
         explained = explanation.target
         fields = {
             "attribution": explanation.attribution,

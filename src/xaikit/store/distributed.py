@@ -34,6 +34,15 @@ def local_cluster(workers: int) -> Any:
 
     Dask starts its workers with one math thread each (``OMP_NUM_THREADS=1``), so the
     processes do not compete for cores.
+
+    Parameters
+    ----------
+    workers : int
+        The number of worker processes.
+
+    Returns
+    -------
+    dask.distributed.LocalCluster
     """
     from dask.distributed import LocalCluster
 
@@ -92,8 +101,13 @@ def run_on_dask(
             client.submit(_explain_shipped, shipped_job, shipped_model, digest, shipped_source, index, pure=False)
             for index in pending
         ]
-        for future in progress_bar(as_completed(futures), total=len(futures), desc="explaining chunks", enabled=progress):
-            future.result()  # raises a task's error here
+        try:
+            for future in progress_bar(as_completed(futures), total=len(futures), desc="explaining chunks",
+                                       enabled=progress):
+                future.result()  # raises a task's error here
+        except BaseException:
+            client.cancel(futures)  # on the caller's own cluster too: no orphaned tasks keep writing
+            raise
     finally:
         if cluster is not None:
             client.close()

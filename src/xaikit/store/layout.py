@@ -102,6 +102,27 @@ def method_arrays(method: str) -> tuple[str, ...]:
     return tuple(f"methods/{method}/{field}" for field in METHOD_FIELDS)
 
 
+def chunk_bounds(index: int, chunk_size: int, samples: int) -> tuple[int, int]:
+    """The samples ``start, stop`` of chunk ``index``."""
+    start = index * chunk_size
+    return start, min(start + chunk_size, samples)
+
+
+def sample_indices(index: Any, samples: int) -> np.ndarray:
+    """Indices or a boolean mask as sample indices (``int64``), checked against ``samples``."""
+    picks = np.asarray(index)
+    if picks.dtype == bool:
+        if picks.shape != (samples,):
+            raise StoreError(f"a boolean mask must have one entry per sample ({samples}), got shape {picks.shape}")
+        return np.flatnonzero(picks)
+    if picks.ndim != 1 or (picks.size and picks.dtype.kind not in "iu"):
+        raise StoreError(f"samples are selected by integer indices or a boolean mask, got {picks.dtype} {picks.shape}")
+    picks = picks.astype(np.int64)
+    if ((picks < -samples) | (picks >= samples)).any():
+        raise StoreError(f"sample indices must lie in [-{samples}, {samples}), got {picks.min()}..{picks.max()}")
+    return picks % samples if samples else picks
+
+
 def chunk_digest(values: dict[str, np.ndarray], input_digest: bytes) -> bytes:
     """The SHA-256 that marks a chunk as done: its arrays and its inputs' digest."""
     return tensors_digest({**values, "chunks/input_sha256": np.frombuffer(input_digest, np.uint8)})
@@ -170,8 +191,7 @@ class ExplanationStore:
 
     def chunk_bounds(self, index: int) -> tuple[int, int]:
         """The samples ``start, stop`` of chunk ``index``."""
-        start = index * self.chunk_size
-        return start, min(start + self.chunk_size, self.samples)
+        return chunk_bounds(index, self.chunk_size, self.samples)
 
     def array(self, name: str) -> Any:
         """The Zarr array ``name`` (``"logits"``, ``"methods/lrp/attribution"``, ...), read lazily."""
@@ -189,11 +209,24 @@ class ExplanationStore:
         return self.array(f"methods/{self.method_name(method)}/attribution")
 
     def read(self, name: str, index: slice | Sequence[int] | np.ndarray = slice(None)) -> np.ndarray:
-        """Samples ``index`` of array ``name`` as a NumPy array."""
+        """Samples ``index`` of array ``name`` as a NumPy array.
+
+        Parameters
+        ----------
+        name : str
+            An array of the store (see :meth:`array_names`, and ``chunks/...``).
+        index : slice, sequence of int, or array of int or bool
+            The samples: a slice, indices (in any order, negative from the end), or a
+            boolean mask with one entry per sample.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         array = self.array(name)
         if isinstance(index, slice):
             return np.asarray(array[index])
-        return np.asarray(array.get_orthogonal_selection((np.asarray(index, dtype=np.int64),)))
+        return np.asarray(array.get_orthogonal_selection((sample_indices(index, int(array.shape[0])),)))
 
     def method_name(self, method: str | None = None) -> str:
         """The name of ``method`` in the store (the only method when ``None``)."""
@@ -253,7 +286,21 @@ class ExplanationStore:
         return [index for index in range(self.chunk_count) if not self.chunk_is_valid(index)]
 
     def explanation(self, method: str | None = None, index: slice | Sequence[int] | np.ndarray = slice(None)) -> Explanation:
-        """Samples ``index`` of ``method``'s results as an :class:`~xaikit.Explanation` in memory."""
+        """Samples ``index`` of ``method``'s results as an :class:`~xaikit.Explanation` in memory.
+
+        Parameters
+        ----------
+        method : str, optional
+            The method (the only one by default).
+        index : slice, sequence of int, or array of int or bool
+            The samples, as in :meth:`read`.
+
+        Returns
+        -------
+        Explanation
+            Attribution, explained output, target (``None`` for a non-class target),
+            inputs when stored, and the method's name and described options.
+        """
         key = self.method_name(method)
         description = self.record["provenance"]["methods"][key]
         fields = {field: torch.from_numpy(self.read(f"methods/{key}/{field}", index)) for field in METHOD_FIELDS}
@@ -269,7 +316,16 @@ class ExplanationStore:
         )
 
     def to_dask(self, name: str) -> Any:
-        """Array ``name`` as a Dask array chunked like the store."""
+        """Array ``name`` as a Dask array chunked like the store (read lazily, chunk by chunk).
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        dask.array.Array
+        """
         import dask.array as da
 
         return da.from_zarr(self.array(name))

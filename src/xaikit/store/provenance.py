@@ -9,8 +9,11 @@ adds what does not decide the contents: the xaikit version, creation and resume 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import re
+import types
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -35,8 +38,9 @@ def describe(value: Any) -> Any:
     """A JSON form of an option or target that is equal exactly when the values are.
 
     Tensors and arrays are described by dtype, shape and SHA-256 of their bytes (not
-    stored); explainers by their method name and options; other objects by their
-    ``repr`` with memory addresses removed.
+    stored); explainers by their method name and options; dataclasses (composites,
+    rules) field by field; functions by name and a digest of their bytecode; sets in a
+    sorted order; other objects by their ``repr`` with memory addresses removed.
 
     Parameters
     ----------
@@ -65,12 +69,28 @@ def describe(value: Any) -> Any:
         return {str(key): describe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [describe(item) for item in value]
-    return {"type": "repr", "class": f"{type(value).__module__}.{type(value).__qualname__}",
-            "repr": _ADDRESS.sub("", repr(value))}
+    if isinstance(value, set | frozenset):  # in a stable order: a set's repr follows the hash seed
+        return {"type": "set", "items": sorted((describe(item) for item in value), key=repr)}
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # every field, also those repr leaves out
+        return {"type": kind, **{f.name: describe(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    code = getattr(value, "__code__", None)
+    if isinstance(code, types.CodeType):  # a function or lambda: its name and compiled body
+        return {"type": "function", "name": getattr(value, "__qualname__", "?"), "code": _code_digest(code)}
+    return {"type": "repr", "class": kind, "repr": _ADDRESS.sub("", repr(value))}
+
+
+def _code_digest(code: types.CodeType) -> str:
+    """SHA-256 of a function's bytecode, constants and names (nested functions included)."""
+    digest = hashlib.sha256(code.co_code)
+    for constant in code.co_consts:
+        digest.update(_code_digest(constant).encode() if isinstance(constant, types.CodeType) else repr(constant).encode())
+    digest.update(repr(code.co_names).encode())
+    return digest.hexdigest()
 
 
 def model_fingerprint(model: Any) -> dict[str, Any]:
-    """The class of ``model`` and, for a ``torch.nn.Module``, the SHA-256 of its weights and buffers.
+    """The class and structure of ``model`` and, for a ``torch.nn.Module``, the SHA-256 of its weights and buffers.
 
     Parameters
     ----------
@@ -79,11 +99,16 @@ def model_fingerprint(model: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"class": "module.Name", "sha256": hex or None}``; ``None`` when the model is a
-        plain callable whose weights cannot be read.
+        ``{"class": "module.Name", "structure": sha256 of its repr, "sha256": hex or None}``;
+        the structure tells apart modules with equal weights but other layers (a ReLU
+        for a Tanh); ``sha256`` is ``None`` when the model is a plain callable whose
+        weights cannot be read (its ``structure`` is then the digest of its
+        :func:`describe` form).
     """
     kind = type(model)
     record: dict[str, Any] = {"class": f"{kind.__module__}.{kind.__qualname__}", "sha256": None}
+    form = _ADDRESS.sub("", repr(model)) if isinstance(model, nn.Module) else repr(describe(model))
+    record["structure"] = hashlib.sha256(form.encode()).hexdigest()
     if isinstance(model, nn.Module):
         entries: dict[str, Tensor] = {f"parameter:{k}": v for k, v in model.named_parameters()}
         entries.update({f"buffer:{k}": v for k, v in model.named_buffers()})

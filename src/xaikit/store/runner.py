@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import shutil
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,10 +64,14 @@ def _explainers(methods: MethodsLike, options: Mapping[str, Any]) -> dict[str, E
 
 
 def _target_spec(target: Any, samples: int) -> TargetSpec:
-    if target is None or target == "label" or (isinstance(target, int) and not isinstance(target, bool)):
-        return target
+    if target is None:
+        return None
     if isinstance(target, str):
+        if target == "label":
+            return target
         raise InputError(f"target {target!r} is not known: give None (predicted), 'label', a class or one per sample")
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool | np.bool_):
+        return int(target)
     tensor = torch.as_tensor(np.asarray(target) if not isinstance(target, Tensor) else target)
     if tensor.ndim != 1 or len(tensor) != samples or tensor.is_floating_point():
         raise InputError(
@@ -116,7 +122,7 @@ def _fill(folder: Path, spec: dict[str, Any], result: ChunkResult, job: Job) -> 
     zarr = _zarr()
     first = result.values
     group = zarr.open_group(str(folder), mode="w")
-    chunks = -(-job.samples // job.chunk_size)
+    chunks = job.chunk_count
     for name, value in first.items():
         group.create_array(
             name, shape=(job.samples, *value.shape[1:]), chunks=(job.chunk_size, *value.shape[1:]),
@@ -246,7 +252,11 @@ def explain_dataset(
     -----
     A method with an integer ``seed`` option draws chunk ``i``'s random numbers from
     ``numpy.random.SeedSequence([seed, i])``, so results do not depend on which process
-    explains which chunk, or in which order.
+    explains which chunk, or in which order (a method with ``seed=None`` warns: its
+    store cannot be reproduced).
+
+    Each chunk is moved to the device of the model's first parameter (a GPU model
+    explains on the GPU); the store holds CPU arrays.
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
@@ -255,6 +265,14 @@ def explain_dataset(
     if workers is not None and client is not None:
         raise TypeError("give workers= (a local cluster) or client= (your cluster), not both")
     explainers = _explainers(methods, options)
+    unseeded = [key for key, e in explainers.items() if "seed" in e.options and e.options["seed"] is None]
+    if unseeded:
+        warnings.warn(
+            f"{unseeded} draw random numbers without a seed, so a resumed or distributed run cannot give the "
+            "same store as an uninterrupted one; pass seed=<int>",
+            UserWarning,
+            stacklevel=2,
+        )
     source = as_source(data, labels)
     samples = len(source)
     if samples == 0:

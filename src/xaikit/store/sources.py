@@ -119,6 +119,50 @@ class DatasetSource(DataSource):
         return Chunk(start, stop, inputs, labels)
 
 
+class HDF5Source(DataSource):
+    """Samples of an HDF5 dataset, named by file and dataset, opened where they are read.
+
+    An open ``h5py`` dataset cannot be pickled; this source can, so each Dask worker opens
+    the file itself (read only).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The HDF5 file.
+    dataset : str
+        The dataset holding the samples, sample axis first.
+    labels : array-like of int, optional
+        One class index per sample.
+    """
+
+    def __init__(self, path: Any, dataset: str, labels: Any = None) -> None:
+        import h5py
+
+        self.path, self.dataset = str(path), dataset
+        with h5py.File(self.path, "r") as file:
+            if dataset not in file:
+                raise InputError(f"{self.path} has no dataset {dataset!r}; it has {list(file)}")
+            self.samples = int(file[dataset].shape[0])
+        self.data = None
+        self.labels = None if labels is None else _labels_tensor(labels, self.samples)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "data": None}  # the open file stays behind
+
+    def read(self, start: int, stop: int) -> Chunk:
+        if self.data is None:
+            import h5py
+
+            self.data = h5py.File(self.path, "r")[self.dataset]
+        return super().read(start, stop)
+
+    def close(self) -> None:
+        """Close the file if this process opened it."""
+        if self.data is not None:
+            self.data.file.close()
+            self.data = None
+
+
 def as_source(data: Any, labels: Any = None) -> DataSource:
     """The :class:`DataSource` reading ``data``.
 
@@ -136,6 +180,8 @@ def as_source(data: Any, labels: Any = None) -> DataSource:
     DataSource
     """
     if isinstance(data, DataSource):
+        if labels is not None:
+            raise TypeError("give the labels to the DataSource itself, not beside it")
         return data
     if isinstance(data, DataLoader):
         if not isinstance(data.sampler, SequentialSampler):
