@@ -51,8 +51,10 @@ def explain(
     Returns
     -------
     Explanation
-        Attribution with the same shape, dtype and device as ``inputs``, the explained
-        output per sample, target, method name and options.
+        Attribution with the same shape and device as ``inputs``, in the model's
+        floating-point type (inputs of another type, such as NumPy's float64, are
+        converted with a warning), the explained output per sample, target, method name
+        and options.
 
     Examples
     --------

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from xaikit.cli.errors import CLIError, one_line
+from xaikit.core.validation import model_dtype as floating_type
 
 ModelFormat = Literal["auto", "state_dict", "torchscript", "export"]
 MODEL_FORMATS: tuple[str, ...] = ("auto", "state_dict", "torchscript", "export")
@@ -305,10 +306,7 @@ def load_inputs(
 
 def model_dtype(model: nn.Module) -> torch.dtype:
     """Floating-point type of the model's first floating parameter (float32 if none)."""
-    for parameter in model.parameters():
-        if parameter.dtype.is_floating_point:
-            return parameter.dtype
-    return torch.float32
+    return floating_type(model) or torch.float32
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, inputs_help: str, many: bool) -> None:

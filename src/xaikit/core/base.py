@@ -18,6 +18,7 @@ from xaikit.core.validation import (
     check_eval_mode,
     check_inputs,
     preserved_model_state,
+    to_model_dtype,
 )
 from xaikit.core.wrappers import (
     EmbeddedInputs,
@@ -126,7 +127,7 @@ class Explainer(ABC):
             check_inputs(inputs.float(), name="token ids")  # shape and batch checks
             tokens = EmbeddedInputs(model, find_token_embedding(model, inputs))
             model, inputs = tokens, tokens.embed(inputs)
-        x = check_inputs(inputs)
+        x = to_model_dtype(model, check_inputs(inputs))
         if self.requires_eval:
             check_eval_mode(model)
         with preserved_model_state(model):

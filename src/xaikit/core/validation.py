@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -94,6 +95,52 @@ def check_eval_mode(model: Callable[..., Any]) -> None:
                 "random or batch-dependent and explanations would be wrong; call model.eval() "
                 "before explaining"
             )
+
+
+def model_dtype(model: Callable[..., Any]) -> torch.dtype | None:
+    """Floating-point type of the model's first floating parameter (``None`` if it has none).
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+
+    Returns
+    -------
+    torch.dtype or None
+    """
+    if isinstance(model, nn.Module):
+        for parameter in model.parameters():
+            if parameter.dtype.is_floating_point:
+                return parameter.dtype
+    return None
+
+
+def to_model_dtype(model: Callable[..., Any], inputs: Tensor) -> Tensor:
+    """``inputs`` in the model's floating-point type, converted with a warning if they differ.
+
+    NumPy arrays are float64 by default and most models float32: such inputs are
+    converted (a note says so) instead of failing inside the model with a dtype error.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+    inputs : torch.Tensor
+
+    Returns
+    -------
+    torch.Tensor
+        ``inputs`` itself when no conversion is needed.
+    """
+    dtype = model_dtype(model)
+    if dtype is None or not inputs.is_floating_point() or inputs.dtype == dtype:
+        return inputs
+    warnings.warn(
+        f"the inputs ({inputs.dtype}) were converted to the model's {dtype}; the explanation is in {dtype} "
+        f"(convert the inputs yourself, for example torch.from_numpy(a).to({dtype}), to silence this)",
+        UserWarning,
+        stacklevel=3,
+    )
+    return inputs.to(dtype)
 
 
 def model_device(model: Callable[..., Any], default: torch.device | None = None) -> torch.device:

@@ -495,6 +495,21 @@ class Propagation(TorchFunctionMode):
         if role is not None:
             self._roles[result] = role
 
+    def role_of(self, tensor: Tensor) -> str | None:
+        """``"gate"`` for a sigmoid-like output in [0, 1] (also after reshaping or scaling),
+        ``"squash"`` for a tanh, ``"statistic"`` for a normalizer, ``None`` otherwise.
+
+        Parameters
+        ----------
+        tensor : torch.Tensor
+            A tensor of this run's forward pass.
+
+        Returns
+        -------
+        str or None
+        """
+        return self._roles.get(tensor)
+
     def _product_role(self, t: Tensor) -> str:
         role = self._roles.get(t)
         return role if role in ("gate", "statistic") else "signal"

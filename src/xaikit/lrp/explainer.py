@@ -19,6 +19,7 @@ from xaikit.engine.ops import LINEAR
 from xaikit.engine.run import run_engine
 from xaikit.rules.composite import Composite
 from xaikit.rules.presets import as_composite
+from xaikit.utils.errors import ModelError
 
 
 def _batched_linear(inputs: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -136,6 +137,13 @@ class LRP(Explainer):
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         composite = self.composite_for(model)
         prop, leaf, out = run_propagation(model, inputs, composite, merge_batchnorm=self.merge_batchnorm)
+        if prop.role_of(out) == "gate":
+            raise ModelError(
+                "the model's output passes through a final sigmoid, so it is a probability in [0, 1], which "
+                "relevance propagation does not explain meaningfully (relevance would not add up to a "
+                "probability); remove the final sigmoid and explain its input, the logit, which is the "
+                "binary log-odds log(p / (1 - p))"
+            )
         values = prop.value_of(out)
         resolved: ResolvedTarget = target.resolve(values)
         with torch.enable_grad():

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from xaikit.core.base import Explainer, Model
+from xaikit.core.validation import model_device
 from xaikit.core.wrappers import OutputSelector, SelectedOutput
 from xaikit.store.layout import METHOD_FIELDS, chunk_bounds, chunk_digest
 from xaikit.store.sources import Chunk, DataSource
@@ -95,21 +96,13 @@ def _target(spec: TargetSpec, chunk: Chunk) -> Any:
     return spec[chunk.start : chunk.stop]
 
 
-def _device(model: Model) -> torch.device:
-    """Where the model's parameters live (the CPU for a parameterless model or a callable)."""
-    if isinstance(model, torch.nn.Module):
-        for parameter in model.parameters():
-            return parameter.device
-    return torch.device("cpu")
-
-
 def compute_chunk(job: Job, model: Model, chunk: Chunk, index: int) -> ChunkResult:
     """Explain one chunk with every method of ``job``; nothing is written."""
     values: dict[str, np.ndarray] = {}
     if job.store_inputs:
         values["inputs"] = chunk.inputs.numpy()
     scored = model if job.output is None else SelectedOutput(model, job.output)
-    inputs = chunk.inputs.to(_device(model))
+    inputs = chunk.inputs.to(model_device(model))
     with torch.no_grad():
         logits = scored(inputs).detach().cpu()
     values["logits"] = logits.numpy()
