@@ -186,7 +186,25 @@ def test_repr_is_short_and_names_shapes_not_values() -> None:
     assert "attribution=tensor(float32[200, 3, 32, 32])" in text
     assert "gap*=tensor(float64[200])" in text  # * marks per-sample extras
     assert "rule='left'" in text
-    assert "0." not in text  # no tensor values
+    output, gap = e.output.double(), e.delta.double().abs().max()
+    assert f"output in [{float(output.min()):.3g}, {float(output.max()):.3g}]" in text
+    assert f"max |delta| {float(gap):.3g}" in text
+    assert "tensor([" not in text  # summaries, never tensor values
+
+
+def test_notebook_display_holds_input_and_heatmap_images() -> None:
+    e = toy(6, attribution=torch.rand(6, 1, 8, 8), inputs=torch.rand(6, 1, 8, 8))
+    page = e._repr_html_()
+    assert page.count('<img src="data:image/png;base64,') == 4 and "2 more samples" in page
+    import base64
+    import io
+
+    from PIL import Image
+
+    first = page.split('base64,', 1)[1].split('"', 1)[0]
+    picture = Image.open(io.BytesIO(base64.b64decode(first)))
+    assert picture.width > 1.5 * picture.height  # the input beside its heatmap
+    assert "&#x27;toy&#x27;" in page or "'toy'" in page
 
 
 def test_per_sample_rule_and_explicit_declaration() -> None:

@@ -201,10 +201,15 @@ class Explanation:
     one-sample explanations. Selecting slices every per-sample field (``attribution``,
     ``output``, ``target``, ``inputs``, ``baseline``) and every per-sample extra.
 
+    ``repr(e)`` names shapes, never values, plus the explained outputs' range and the
+    largest conservation gap (``max |delta|``); in a notebook an explanation shows that
+    summary and the input beside the heatmap of its first four samples.
+
     Parameters
     ----------
     attribution : torch.Tensor
-        Relevance of each input feature; same shape, dtype and device as the inputs.
+        Relevance of each input feature; same shape and device as the inputs, in the
+        model's floating-point type.
     output : torch.Tensor
         The explained value per sample, shape ``(N,)`` (for example the logit of the
         target class, or its log-odds). For reference-based methods (integrated
@@ -332,6 +337,7 @@ class Explanation:
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={_describe(value)}")
+        parts += self._summary()
         if self.options:
             parts.append("options={" + ", ".join(f"{k}={_describe(v)}" for k, v in self.options.items()) + "}")
         if self.extras:
@@ -341,6 +347,36 @@ class Explanation:
         if self.feature_names is not None:
             parts.append(f"feature_names={_SHORT.repr(list(self.feature_names))}")
         return f"Explanation({', '.join(parts)})"
+
+    def _summary(self) -> list[str]:
+        """The explained outputs' range and the largest conservation gap, to 3 digits."""
+        if len(self) == 0 or not self.output.is_floating_point():
+            return []
+        with torch.no_grad():
+            output = self.output.detach().double()
+            gap = self.delta.detach().double().abs()
+        if not (bool(torch.isfinite(output).all()) and bool(torch.isfinite(gap).all())):
+            return ["output not finite"]
+        return [f"output in [{float(output.min()):.3g}, {float(output.max()):.3g}]",
+                f"max |delta| {float(gap.max()):.3g}"]
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the summary, then input and heatmap of up to four samples."""
+        import base64
+        import html
+        import io
+
+        pictures = []
+        for index in range(min(len(self), 4)):
+            drawing = self.plot(index)
+            figure = getattr(drawing, "figure", drawing)  # an Axes' figure, or the figure itself
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+            encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+            pictures.append(f'<img src="data:image/png;base64,{encoded}" alt="sample {index}" style="max-width:32em">')
+        more = f"<p>... and {len(self) - 4} more samples</p>" if len(self) > 4 else ""
+        return (f'<div class="xaikit-explanation"><pre>{html.escape(repr(self))}</pre>'
+                f'{"".join(pictures)}{more}</div>')
 
     @property
     def relevance_sum(self) -> Tensor:
