@@ -63,6 +63,7 @@ from torch import Tensor
 
 from xaikit.utils.errors import XaikitError
 from xaikit.utils.headers import check_header
+from xaikit.utils.permissions import as_if_created
 
 if TYPE_CHECKING:
     from xaikit.core.explanation import Explanation
@@ -247,6 +248,7 @@ def write_explanation(
             for key, array in arrays.items():
                 with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, array, allow_pickle=False)
+        as_if_created(temporary)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

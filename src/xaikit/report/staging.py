@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from xaikit.utils.errors import XaikitError
+from xaikit.utils.permissions import as_if_created
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -33,6 +34,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        as_if_created(tmp)  # mkstemp's 0600 would keep the file from anyone else
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -87,6 +89,7 @@ def staged_output(target: str | Path, *, force: bool = False) -> Iterator[Path]:
     for folder in reversed(created):
         folder.mkdir()
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    as_if_created(staging)
     try:
         yield staging
     except BaseException:

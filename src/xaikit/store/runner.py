@@ -31,6 +31,7 @@ from xaikit.store.layout import DIGEST_BYTES, FORMAT, VERSION, ExplanationStore,
 from xaikit.store.provenance import describe, model_fingerprint, now, spec_differences
 from xaikit.store.sources import Chunk, DataSource, as_source
 from xaikit.utils.errors import InputError
+from xaikit.utils.permissions import as_if_created
 from xaikit.utils.progress import progress as progress_bar
 
 __all__ = ["explain_dataset"]
@@ -103,6 +104,7 @@ def _create(path: Path, spec: dict[str, Any], result: ChunkResult, job: Job) -> 
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent))
+    as_if_created(staging)
     try:
         _fill(staging, spec, result, job)
         try:
