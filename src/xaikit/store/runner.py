@@ -239,7 +239,7 @@ def explain_dataset(
         Explain on this Dask cluster; each task explains one chunk and writes its region
         of the store itself (the store path must be reachable from every worker).
     progress : bool, optional
-        Show a progress bar over chunks (default: on unless ``XAIKIT_PROGRESS=0``).
+        Show a progress bar over chunks (default: see :func:`xaikit.utils.set_progress`).
     overwrite : bool
         Replace an existing store at ``store`` instead of resuming it.
     **options

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TypeVar
@@ -16,10 +17,16 @@ T = TypeVar("T")
 _SETTING: Setting[bool | None] = Setting(None)
 
 
+#: Seconds a task runs before its bar appears, unless bars were asked for explicitly.
+DELAY = 2.0
+
+
 def set_progress(enabled: bool | None) -> None:
     """Turn progress bars on or off for the whole process (``None``: back to the default).
 
-    The default shows bars unless the environment variable ``XAIKIT_PROGRESS`` is ``0``.
+    The default: ``XAIKIT_PROGRESS=1`` or ``0`` in the environment forces bars on or off;
+    otherwise they show only when standard error is a terminal (not in log files), and
+    only for tasks still running after :data:`DELAY` seconds.
     """
     _SETTING.set(enabled)
 
@@ -34,13 +41,22 @@ def progress_disabled() -> AbstractContextManager[None]:
     return _SETTING.override(False)
 
 
+def _decision(requested: bool | None) -> tuple[bool, bool]:
+    """``(show, forced)``: whether to show a bar, and whether it was asked for explicitly."""
+    for choice in (requested, _SETTING.value):
+        if choice is not None:
+            return choice, choice
+    environment = os.environ.get("XAIKIT_PROGRESS")
+    if environment is not None:
+        return environment != "0", environment != "0"
+    stream = sys.stderr
+    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty()), False
+
+
 def progress_enabled(requested: bool | None = None) -> bool:
-    """Whether to show a bar: an explicit request wins, then :func:`set_progress`, then the environment."""
-    if requested is not None:
-        return requested
-    if _SETTING.value is not None:
-        return _SETTING.value
-    return os.environ.get("XAIKIT_PROGRESS", "1") != "0"
+    """Whether to show a bar: an explicit request wins, then :func:`set_progress`, then
+    ``XAIKIT_PROGRESS``, then whether standard error is a terminal."""
+    return _decision(requested)[0]
 
 
 def progress(
@@ -51,11 +67,14 @@ def progress(
     enabled: bool | None = None,
     min_items: int = 2,
 ) -> Iterator[T]:
-    """Iterate with a tqdm bar when enabled and there is more than ``min_items`` of work."""
+    """Iterate with a tqdm bar when enabled and there is more than ``min_items`` of work.
+
+    A bar not asked for explicitly appears only once the task has run :data:`DELAY` seconds.
+    """
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]
-    show = progress_enabled(enabled) and (total is None or total >= min_items)
-    if not show:
+    show, forced = _decision(enabled)
+    if not show or (total is not None and total < min_items):
         yield from iterable
         return
-    yield from tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    yield from tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, delay=0.0 if forced else DELAY)
