@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from xaikit.core.forward import check_output
+from xaikit.core.validation import all_finite
 from xaikit.utils.errors import ModelError, NonFiniteError
 
 __all__ = ["PROBE_CALLS", "PROBE_SAMPLES", "check_result", "nonfinite_parameters", "probe_key", "probe_model"]
@@ -170,10 +171,9 @@ def check_result(model: Callable[..., Any], attribution: Tensor, output: Tensor,
         The method's name, for the message.
     """
     for name, values in (("explained output", output), ("attribution", attribution)):
-        finite = torch.isfinite(values)
-        if bool(finite.all()):
+        if all_finite(values):
             continue
-        count = int((~finite).sum())
+        count = int((~torch.isfinite(values)).sum())
         otherwise = _OVERFLOW if name != "attribution" else (
             "the model's output and weights are finite, so the method divided by (nearly) zero or "
             "overflowed; use float64 inputs, a stabilizer (epsilon=...) or another method"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.forward import auto_batch_size, forward
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.engine.dispatch import Propagation
@@ -19,7 +21,9 @@ from xaikit.engine.ops import LINEAR
 from xaikit.engine.run import run_engine
 from xaikit.rules.composite import Composite
 from xaikit.rules.presets import as_composite
+from xaikit.utils.batching import iter_batches
 from xaikit.utils.errors import ModelError
+from xaikit.utils.options import check_batch_size
 
 
 def _batched_linear(inputs: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -78,6 +82,23 @@ def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Ten
     return h, start, value
 
 
+#: Activations kept per sample while LRP propagates, in units of the largest one: the
+#: forward graph of every layer, the modified weights' forwards, and the backward.
+GRAPH_COPIES = 8
+#: Batches of at most this many samples are propagated at once without measuring the model.
+ALWAYS_AT_ONCE = 32
+
+
+@dataclass(frozen=True)
+class _Resolved(Target):
+    """A target already resolved for a batch (the batches of a larger one)."""
+
+    resolved: ResolvedTarget
+
+    def resolve(self, output: Tensor) -> ResolvedTarget:
+        return self.resolved
+
+
 @register_method("lrp", aliases=("layerwise_relevance_propagation",))
 class LRP(Explainer):
     """Layer-wise relevance propagation with a composite of rules.
@@ -93,12 +114,18 @@ class LRP(Explainer):
         explanation (the model itself is not changed).
     composite_options : dict, optional
         Options of a preset (for example ``{"low": -1, "high": 1}`` for ``epsilon_gamma_box``).
+    batch_size : int, optional
+        Samples propagated at once. By default up to :data:`ALWAYS_AT_ONCE` samples go at
+        once, larger batches in parts chosen from the model's activations
+        (:func:`xaikit.core.forward.auto_batch_size`, counting :data:`GRAPH_COPIES`
+        activations kept per sample), so memory is bounded whatever the number of samples.
 
     Notes
     -----
     Costs one forward pass (plus one forward of each layer whose rule modifies the
-    weights) and one backward pass. ``Explanation.delta`` is the relevance absorbed by
-    biases and stabilizers.
+    weights) and one backward pass; a batch larger than ``batch_size`` costs one more
+    forward pass, which fixes every sample's target before the batches are explained.
+    ``Explanation.delta`` is the relevance absorbed by biases and stabilizers.
 
     A model carries its own composite by defining ``explanation_composite(**options)``
     (as :class:`xaikit.neon.Neuralized` does); asking for another composite on such a
@@ -110,10 +137,13 @@ class LRP(Explainer):
         composite: str | Composite | None = None,
         merge_batchnorm: bool = True,
         composite_options: dict[str, Any] | None = None,
+        batch_size: int | None = None,
     ) -> None:
+        check_batch_size(batch_size)
         self.composite = composite
         self.merge_batchnorm = merge_batchnorm
         self.composite_options = composite_options
+        self.batch_size = batch_size
         self._composite = None if composite is None else as_composite(composite, **(composite_options or {}))
 
     def composite_for(self, model: Model) -> Composite:
@@ -136,6 +166,27 @@ class LRP(Explainer):
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         composite = self.composite_for(model)
+        if self.batch_size is None and len(inputs) <= ALWAYS_AT_ONCE:
+            return self._attribute_batch(model, inputs, target, composite)  # no probe for the batch size
+        size = self.batch_size or auto_batch_size(model, inputs, copies=GRAPH_COPIES)
+        if len(inputs) <= size:
+            return self._attribute_batch(model, inputs, target, composite)
+        resolved = target.resolve(forward(model, inputs, size, layout=False))  # one target per sample, fixed first
+        relevance = output = None
+        extras: dict[str, Any] = {}
+        for part in iter_batches(len(inputs), size):  # written in place: no second copy of the result
+            batch = self._attribute_batch(model, inputs[part], _Resolved(resolved.take(part)), composite)
+            if relevance is None or output is None:
+                relevance = batch.attribution.new_empty(inputs.shape)
+                output = batch.output.new_empty((len(inputs),))
+                extras = batch.extras
+            relevance[part] = batch.attribution
+            output[part] = batch.output
+        assert relevance is not None and output is not None
+        return Attribution(attribution=relevance, output=output, target=resolved, extras=extras)
+
+    def _attribute_batch(self, model: Model, inputs: Tensor, target: Target, composite: Composite) -> Attribution:
+        """Explain one batch (all of ``inputs`` at once)."""
         prop, leaf, out = run_propagation(model, inputs, composite, merge_batchnorm=self.merge_batchnorm)
         if prop.role_of(out) == "gate":
             raise ModelError(
