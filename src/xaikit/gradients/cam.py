@@ -1,13 +1,16 @@
-"""Class activation maps: Grad-CAM, Grad-CAM++ and guided Grad-CAM on a layer chosen by name."""
+"""Class activation maps: Grad-CAM, Grad-CAM++ and guided Grad-CAM on a layer given by name or module."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from xaikit.core.base import Attribution, Explainer, Model
 from xaikit.core.forward import check_output
@@ -40,6 +43,57 @@ def _spatial_layers(model: nn.Module) -> str:
     return f" (convolution, ReLU and pooling modules include {shown})" if names else ""
 
 
+#: Activations that follow a convolution: the default layer's map is read after them.
+ACTIVATIONS: frozenset[Callable[..., Any]] = frozenset({
+    F.relu, torch.relu, Tensor.relu, F.leaky_relu, F.gelu, F.silu, F.elu, F.relu6, F.hardswish, F.mish,
+})
+
+
+class _FollowActivation(TorchFunctionMode):
+    """Follows tensors through the activation applied to them (a functional ReLU after a convolution)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.after: dict[int, Tensor] = {}
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if func in ACTIVATIONS and args and isinstance(args[0], Tensor) and isinstance(out, Tensor):
+            self.after[id(args[0])] = out
+        return out
+
+    def activated(self, tensor: Tensor) -> Tensor:
+        """``tensor`` after the activations applied to it in turn (itself if none)."""
+        seen = 0
+        while id(tensor) in self.after and seen < 8:
+            tensor, seen = self.after[id(tensor)], seen + 1
+        return tensor
+
+
+def layer_name(model: nn.Module, layer: str | nn.Module) -> str:
+    """The qualified name of ``layer`` in ``model`` (a name is checked; a module is looked up).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    layer : str or torch.nn.Module
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(layer, str):
+        _find_layer(model, layer)
+        return layer
+    for name, module in model.named_modules():
+        if module is layer:
+            return name
+    raise ValueError(
+        f"the {type(layer).__name__} given as layer is not a module of the model; pass one of its own "
+        f"modules or its name{_spatial_layers(model)}"
+    )
+
+
 def _find_layer(model: Model, name: str) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError("CAM methods choose a layer by module name and need the model to be a torch.nn.Module")
@@ -49,11 +103,15 @@ def _find_layer(model: Model, name: str) -> nn.Module:
         raise ValueError(f"the model has no module named {name!r}{_spatial_layers(model)}") from None
 
 
-def layer_gradient(model: Model, inputs: Tensor, target: Target, layer: str | None, spatial_dims: int) -> LayerGradient:
+def layer_gradient(
+    model: Model, inputs: Tensor, target: Target, layer: str | nn.Module | None, spatial_dims: int
+) -> LayerGradient:
     """Run the model, capturing the output of ``layer`` and the explained value's gradient there.
 
-    With ``layer=None`` the last convolution that runs is used (or, without convolutions,
-    the last module without children whose output has the input's number of dimensions).
+    With ``layer=None`` the last convolution that runs is used, read after the activation
+    applied to its output (a module or a functional ReLU, GELU, ...), or, without
+    convolutions, the last module without children whose output has the input's number
+    of dimensions.
     """
     check_eager(model, "the modules whose feature maps CAM reads")
     if not isinstance(model, nn.Module):
@@ -64,14 +122,16 @@ def layer_gradient(model: Model, inputs: Tensor, target: Target, layer: str | No
     if layer is None:
         candidates = [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]
     else:
+        layer = layer_name(model, layer)
         candidates = [(layer, _find_layer(model, layer))]
     captured: list[tuple[str, Any]] = []
     handles = [
         module.register_forward_hook(lambda _m, _i, out, name=name: captured.append((name, out)))
         for name, module in candidates
     ]
+    follow = _FollowActivation()
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), follow:
             leaf = inputs.detach().requires_grad_(True)
             out = check_output(model(leaf), len(inputs))
     finally:
@@ -97,6 +157,8 @@ def layer_gradient(model: Model, inputs: Tensor, target: Target, layer: str | No
         raise ModelError("no module of the model outputs a feature map shaped like the input; pass layer=name")
     convolutions = {n for n, m in candidates if isinstance(m, nn.modules.conv._ConvNd)}
     name, activation = next((f for f in reversed(fits) if f[0] in convolutions), fits[-1])
+    if layer is None and name in convolutions:
+        activation = follow.activated(activation)
     values = out.detach()
     resolved = target.resolve(values)
     with torch.enable_grad():
@@ -157,7 +219,9 @@ def _spatial_dims(inputs: Tensor) -> int:
 class _Cam(Explainer):
     """Shared options and flow of the CAM methods."""
 
-    def __init__(self, layer: str | None = None, relu: bool = True, interpolation: str = "auto") -> None:
+    def __init__(self, layer: str | nn.Module | None = None, relu: bool = True, interpolation: str = "auto") -> None:
+        if layer is not None and not isinstance(layer, str | nn.Module):
+            raise TypeError(f"layer must be a module name, a module of the model or None, got {type(layer).__name__}")
         self.layer = layer
         self.relu = relu
         self.interpolation = _check_interpolation(interpolation)
@@ -168,7 +232,18 @@ class _Cam(Explainer):
     def _cam(self, model: Model, inputs: Tensor, target: Target) -> tuple[Tensor, LayerGradient]:
         lg = layer_gradient(model, inputs, target, self.layer, _spatial_dims(inputs))
         cam = self._map(lg)
-        return (cam.clamp(min=0) if self.relu else cam), lg
+        cam = cam.clamp(min=0) if self.relu else cam
+        blank = int((cam.flatten(1) == 0).all(1).sum())
+        if blank:
+            warnings.warn(
+                f"{self.name}: the map of {blank} of {len(cam)} sample(s) is zero everywhere at layer {lg.name!r}: "
+                + ("its gradient there is zero" if not bool(lg.gradient.any()) else
+                   "the gradient-weighted feature maps are nowhere positive, so the ReLU removes them all")
+                + "; pass relu=False to see the signed map, or choose another layer (by name or module)",
+                UserWarning,
+                stacklevel=4,
+            )
+        return cam, lg
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         cam, lg = self._cam(model, inputs, target)
@@ -186,9 +261,10 @@ class GradCam(_Cam):
 
     Parameters
     ----------
-    layer : str or None
-        Qualified name of the module whose output ``A`` is used (for example
-        ``"features.28"``); ``None`` picks the last convolution that runs.
+    layer : str, torch.nn.Module or None
+        The module whose output ``A`` is used, by qualified name (``"features.28"``) or as
+        the module itself (``model.features[28]``); ``None`` picks the last convolution that
+        runs, read after its activation (also a functional one, ``F.relu(conv(x))``).
     relu : bool
         Apply the ReLU of the paper to the map.
     interpolation : str
@@ -200,7 +276,8 @@ class GradCam(_Cam):
     The attribution has the input's shape (the map is broadcast over channels);
     ``extras["cam"]`` holds the map at the layer's resolution and ``extras["layer"]`` the
     layer's name. An in-place activation after the layer (``nn.ReLU(inplace=True)``)
-    overwrites its output, so the map is then that of the activation (as in Captum).
+    overwrites its output, so the map is then that of the activation (as in Captum). A map
+    that is zero everywhere (all weighted feature maps negative, or no gradient) warns.
     """
 
 
