@@ -163,7 +163,7 @@ def test_state_dict_of_another_architecture(tmp_path: Path, files: dict[str, Pat
     status = run_cli("explain", files["weights"], files["batch"], "--arch", "small_cnn", "--out", out)
     assert_fails(capsys, status, "does not fit architecture 'small_cnn'", out)
     status = run_cli("explain", files["weights"], files["batch"], "--out", out)
-    assert_fails(capsys, status, "name its architecture with --arch", out)
+    assert_fails(capsys, status, "name its architecture with --model-class", out)
 
 
 def test_missing_input(tmp_path: Path, files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,9 +35,11 @@ as the inputs), heatmaps/*.png (images: red positive, blue negative, white zero)
 explanation.json (method, options, targets, outputs), summary.csv, figures, run.json
 and report.html.
 
-The model is a state dict (torch.save(model.state_dict(), f); needs --arch, loaded with
-weights_only=True, so no code runs), a TorchScript file (torch.jit.save) or a
-torch.export archive (torch.export.save; export with a dynamic batch dimension). A
+The model is a state dict (torch.save(model.state_dict(), f), or a .safetensors file;
+loaded as tensors only, so no code in it runs) with its architecture named by
+--model-class package.module:Class (yours, imported by name; options with --arch-option)
+or --arch (a reference model), a TorchScript file (torch.jit.save) or a torch.export
+archive (torch.export.save; export with a dynamic batch dimension). A
 torch.export archive that holds pickles, compiled code or Python expressions beyond
 what torch.export.save writes is refused, since loading it could run that code;
 --trust-code loads it anyway (only for files you made yourself).
@@ -48,6 +50,7 @@ examples:
   xaikit explain digits.pt digit.png --arch digits_cnn --method lrp \\
       --option composite=epsilon_gamma_box --option 'composite_options={"low": 0, "high": 1}'
   xaikit explain model_scripted.pt batch.npy --method saliency --target 3 --out run1
+  xaikit explain weights.safetensors images.npz --model-class mynets:ResNet --scale 255
   xaikit explain mlp.pt table.csv --arch mlp --arch-option in_features=6 --arch-option out_features=2
 """
 
@@ -72,6 +75,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=64, help="samples per explanation call (default: 64)")
     parser.add_argument("--channels", type=int, choices=(1, 3), help="read images as grey (1) or RGB (3)")
     parser.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize images to H x W")
+    parser.add_argument("--scale", type=float, help="divide array inputs by this (255: 8-bit data to [0, 1])")
     parser.add_argument("--clip-percentile", type=float, help="percentile of |relevance| at full colour")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -208,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     options = method_options(args)
     model = model_from_args(args)
     size = None if args.size is None else (int(args.size[0]), int(args.size[1]))
-    inputs = load_inputs(args.inputs, channels=args.channels, size=size, dtype=model_dtype(model))
+    inputs = load_inputs(args.inputs, channels=args.channels, size=size, dtype=model_dtype(model), scale=args.scale)
     explanation = _merge(_explain(model, inputs, args, options), inputs)
     with staged_output(args.out, force=args.force) as staging:
         _write(staging, inputs, explanation, args, options)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from xaikit.core.validation import model_dtype as floating_type
 ModelFormat = Literal["auto", "state_dict", "torchscript", "export"]
 MODEL_FORMATS: tuple[str, ...] = ("auto", "state_dict", "torchscript", "export")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-ARRAY_SUFFIXES = frozenset({".npy", ".csv"})
+ARRAY_SUFFIXES = frozenset({".npy", ".npz", ".csv"})
 
 
 def parse_value(text: str) -> Any:
@@ -69,16 +71,42 @@ def detect_format(path: Path) -> ModelFormat:
     return "state_dict"
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _plain(text: str, limit: int = 160) -> str:
+    """The first line of an error message, without terminal colour codes, shortened."""
+    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
 def _state_dict(path: Path) -> Mapping[str, Tensor]:
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise CLIError(f"{str(path)!r} is a safetensors file; install safetensors to read it") from None
+        try:
+            return load_file(str(path), device="cpu")  # tensors only: nothing in the file runs
+        except Exception as error:
+            raise CLIError(f"cannot read safetensors file {str(path)!r} ({_plain(str(error))})") from None
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many types on malformed files
         if isinstance(error, MemoryError):
             raise
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "weights_only" in str(error) or "Weights only load failed" in str(error):
+            raise CLIError(
+                f"{str(path)!r} holds pickled Python objects (torch.save(model) saves the whole model so), "
+                "which could run code when loaded, so it is refused; save the weights with "
+                "torch.save(model.state_dict(), path) and name the class with --model-class module:Class, "
+                "or save with torch.export"
+            ) from None
+        first = _plain(str(error)) or type(error).__name__
         raise CLIError(
             f"cannot read model file {str(path)!r} as a PyTorch state dict, TorchScript or "
-            f"torch.export file ({first[:160]})"
+            f"torch.export file ({first})"
         ) from None
     if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
         loaded = loaded["state_dict"]
@@ -88,6 +116,34 @@ def _state_dict(path: Path) -> Mapping[str, Tensor]:
             "save one with torch.save(model.state_dict(), path)"
         )
     return loaded
+
+
+def _build_class(spec: str, options: Mapping[str, Any]) -> nn.Module:
+    """``package.module:Class(**options)``: the user's own architecture, imported by name."""
+    import importlib
+
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise CLIError(f"--model-class {spec!r}: give it as package.module:ClassName")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise CLIError(
+            f"--model-class {spec!r}: cannot import {module_name!r} ({_plain(str(error))}); run from the folder "
+            "holding it or add that folder to PYTHONPATH"
+        ) from None
+    factory = module
+    for part in class_name.split("."):
+        factory = getattr(factory, part, None)  # type: ignore[assignment]
+        if factory is None:
+            raise CLIError(f"--model-class {spec!r}: {module_name!r} has no {class_name!r}")
+    try:
+        model = factory(**options)  # type: ignore[operator]
+    except TypeError as error:
+        raise CLIError(f"--model-class {spec!r} does not accept options {sorted(options)} ({_plain(str(error))})") from None
+    if not isinstance(model, nn.Module):
+        raise CLIError(f"--model-class {spec!r} made a {type(model).__name__}, not a torch.nn.Module")
+    return model
 
 
 def _build_arch(arch: str, options: Mapping[str, Any]) -> nn.Module:
@@ -111,6 +167,7 @@ def load_model(
     arch_options: Mapping[str, Any] | None = None,
     model_format: ModelFormat = "auto",
     trust_code: bool = False,
+    model_class: str | None = None,
 ) -> nn.Module:
     """Load a model safely (no code stored in the file runs), on the CPU, in eval mode.
 
@@ -122,6 +179,9 @@ def load_model(
         (``torch.export.save``).
     arch : str, optional
         Architecture of a state dict, a name of :func:`xaikit.models.reference_model`.
+    model_class : str, optional
+        Architecture of a state dict (``.pt`` or ``.safetensors``) as ``package.module:Class``,
+        imported by name (your own code, not the file's) and built with ``arch_options``.
     arch_options : mapping, optional
         Constructor options of the architecture (for example ``{"num_classes": 10}``).
     model_format : {"auto", "state_dict", "torchscript", "export"}
@@ -143,8 +203,10 @@ def load_model(
     if not file.is_file():
         raise CLIError(f"model file {str(file)!r} does not exist")
     kind = detect_format(file) if model_format == "auto" else model_format
-    if arch is not None and kind != "state_dict":
-        raise CLIError(f"--arch is for state dicts, but {str(file)!r} is a {kind} file")
+    if arch is not None and model_class is not None:
+        raise CLIError("give --arch (a reference architecture) or --model-class (yours), not both")
+    if (arch is not None or model_class is not None) and kind != "state_dict":
+        raise CLIError(f"--arch and --model-class are for state dicts, but {str(file)!r} is a {kind} file")
     if kind == "torchscript":
         try:
             model: nn.Module = torch.jit.load(str(file), map_location="cpu")
@@ -156,18 +218,18 @@ def load_model(
         model = load_export_archive(file, trust_code=trust_code)
     else:
         state = _state_dict(file)
-        if arch is None:
+        if arch is None and model_class is None:
             raise CLIError(
-                f"{str(file)!r} is a state dict, which holds weights only; name its architecture "
-                "with --arch (see `xaikit explain --help`)"
+                f"{str(file)!r} is a state dict, which holds weights only; name its architecture with "
+                "--model-class package.module:Class (yours) or --arch (a reference model; see `xaikit explain --help`)"
             )
-        model = _build_arch(arch, arch_options or {})
+        model = _build_class(model_class, arch_options or {}) if model_class else _build_arch(str(arch), arch_options or {})
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as error:
-            detail = " ".join(str(error).split())
+            detail = " ".join(_ANSI.sub("", str(error)).split())
             raise CLIError(
-                f"the state dict in {str(file)!r} does not fit architecture {arch!r}: {detail[:240]}"
+                f"the state dict in {str(file)!r} does not fit architecture {model_class or arch!r}: {detail[:240]}"
             ) from None
     try:
         model.eval()
@@ -215,7 +277,23 @@ def _read_image(path: Path, channels: int | None, size: tuple[int, int] | None) 
     return array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
 
 
+def _read_npz(path: Path) -> np.ndarray:
+    """The one array of an ``.npz`` file (or the one named ``inputs`` or ``x``), never unpickled."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            chosen = names[0] if len(names) == 1 else next((n for n in ("inputs", "x") if n in names), None)
+            if chosen is None:
+                raise CLIError(f"{str(path)!r} holds arrays {names}; keep one, or name it 'inputs'")
+            return np.asarray(archive[chosen])
+    except (ValueError, OSError, EOFError) as error:
+        raise CLIError(f"cannot read array file {str(path)!r}: {_plain(str(error))}") from None
+
+
 def _read_array(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    if path.suffix.lower() == ".npz":
+        array = _read_npz(path)
+        return (array[None] if array.ndim == 1 else array), None
     if path.suffix.lower() == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
@@ -244,6 +322,7 @@ def load_inputs(
     channels: int | None = None,
     size: tuple[int, int] | None = None,
     dtype: torch.dtype = torch.float32,
+    scale: float | None = None,
 ) -> Inputs:
     """Read images (one sample each) or ``.npy``/``.csv`` arrays (a batch each) into one batch.
 
@@ -259,6 +338,10 @@ def load_inputs(
         Resize images to ``(height, width)``.
     dtype : torch.dtype
         Floating-point type of the batch.
+    scale : float, optional
+        Divide array values by this (``255`` maps 8-bit data to [0, 1], as images are
+        read). Without it, integer arrays with values outside [0, 1] are used as they are,
+        with a warning saying so.
 
     Raises
     ------
@@ -298,7 +381,19 @@ def load_inputs(
     if len(shapes) != 1:
         hint = " (resize images with --size H W)" if kind == "image" else ""
         raise CLIError(f"inputs have different shapes {sorted(shapes)}{hint}")
-    batch = torch.from_numpy(np.concatenate(arrays).astype(np.float64)).to(dtype)
+    joined = np.concatenate(arrays)
+    if kind == "array" and scale is not None:
+        if not scale > 0:
+            raise CLIError(f"--scale must be positive, got {scale}")
+        joined = joined.astype(np.float64) / scale
+    elif kind == "array" and joined.dtype.kind in "biu" and joined.size and (joined.min() < 0 or joined.max() > 1):
+        warnings.warn(
+            f"the integer ({joined.dtype}) inputs range over [{joined.min()}, {joined.max()}] and are explained as "
+            "they are; images are read into [0, 1], so if the model expects that, pass --scale 255",
+            UserWarning,
+            stacklevel=2,
+        )
+    batch = torch.from_numpy(joined.astype(np.float64)).to(dtype)
     if not bool(torch.isfinite(batch).all()):
         raise CLIError("inputs contain NaN or infinite values")
     return Inputs(batch, names, feature_names, kind)
@@ -314,9 +409,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, inputs_help: str, ma
     parser.add_argument("model", help="model file: state dict (with --arch), TorchScript or torch.export")
     parser.add_argument("inputs", nargs="+" if many else None, help=inputs_help)
     parser.add_argument("--arch", help="architecture of a state dict (xaikit.models.reference_model name)")
+    parser.add_argument("--model-class", metavar="MODULE:CLASS",
+                        help="your architecture for a state dict (.pt or .safetensors), imported by name")
     parser.add_argument(
         "--arch-option", action="append", default=[], metavar="KEY=VALUE",
-        help="constructor option of --arch (repeatable; values parsed as JSON when possible)",
+        help="constructor option of --arch or --model-class (repeatable; values parsed as JSON when possible)",
     )
     parser.add_argument(
         "--format", dest="model_format", choices=MODEL_FORMATS, default="auto",
@@ -349,5 +446,5 @@ def model_from_args(args: argparse.Namespace) -> nn.Module:
     """The model named by :func:`add_model_arguments`' arguments, loaded safely."""
     return load_model(
         args.model, arch=args.arch, arch_options=parse_options(args.arch_option),
-        model_format=args.model_format, trust_code=args.trust_code,
+        model_format=args.model_format, trust_code=args.trust_code, model_class=args.model_class,
     )
