@@ -251,6 +251,6 @@ def test_state_dicts_are_read_with_the_safe_unpickler(tmp_path: Path) -> None:
     marker = tmp_path / "code-ran"
     path = tmp_path / "weights.pt"
     torch.save({"weight": _Payload(marker)}, path)
-    with pytest.raises(CLIError, match="holds pickled Python objects.*refused"):
+    with pytest.raises(CLIError, match=r"holds pickled Python objects.*refused"):
         load_model(path, arch="digits_cnn")
     assert not marker.exists()
