@@ -109,3 +109,25 @@ def test_refusals_name_the_fix_without_colour_codes(own, capsys) -> None:  # typ
         assert re.search(pattern, message), message
         assert "\x1b[" not in message
     assert not (folder / "never").exists()
+
+
+def test_a_folder_of_images_is_read_in_name_order(own) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from xaikit.cli.loading import load_inputs
+
+    _, _, folder = own
+    pictures = folder / "pictures"
+    pictures.mkdir()
+    rng = np.random.default_rng(1)
+    grey = [rng.integers(0, 256, (8, 8), dtype=np.uint8) for _ in range(3)]
+    for name, values in zip(("b.png", "a.png", "c.png"), grey):
+        Image.fromarray(values).save(pictures / name)
+    (pictures / "notes.txt").write_text("not an image")
+    inputs = load_inputs([pictures])
+    assert inputs.names == ["a", "b", "c"]
+    np.testing.assert_allclose(inputs.batch[0, 0].numpy(), grey[1] / 255.0, rtol=1e-6)
+    empty = folder / "empty"
+    empty.mkdir()
+    with pytest.raises(Exception, match="holds no image files"):
+        load_inputs([empty])

@@ -64,7 +64,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         subparsers, "explain", run, help=HELP, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_model_arguments(parser, inputs_help="image files, or .npy/.csv arrays (rows are samples)", many=True)
+    add_model_arguments(parser, inputs_help="image files or folders of them, or .npy/.npz/.csv arrays (rows are samples)", many=True)
     parser.add_argument(
         "--target", default=None,
         help="class to explain: an index, comma-separated indices (one per sample), "

@@ -316,6 +316,20 @@ def _read_array(path: Path) -> tuple[np.ndarray, list[str] | None]:
     return frame.to_numpy(dtype=np.float64), names
 
 
+def _expand_folders(paths: list[Path]) -> list[Path]:
+    """Folders replaced by the image files directly inside them, in name order."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise CLIError(f"folder {str(path)!r} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        files.extend(images)
+    return files
+
+
 def load_inputs(
     paths: Sequence[str | Path],
     *,
@@ -329,7 +343,8 @@ def load_inputs(
     Parameters
     ----------
     paths : sequence of str or Path
-        Image files (PNG, JPEG, ...; values scaled to [0, 1], layout ``(C, H, W)``), or
+        Image files (PNG, JPEG, ...; values scaled to [0, 1], layout ``(C, H, W)``) or
+        folders of them (the images directly inside, in name order), or
         ``.npy`` files (``(N, ...)``; a 1-D array is one sample) and ``.csv`` files (rows
         are samples; a header row gives feature names). Kinds cannot be mixed.
     channels : {1, 3}, optional
@@ -350,7 +365,7 @@ def load_inputs(
     """
     if not paths:
         raise CLIError("no input files given")
-    files = [Path(p) for p in paths]
+    files = _expand_folders([Path(p) for p in paths])
     for file in files:
         if not file.is_file():
             raise CLIError(f"input file {str(file)!r} does not exist")
