@@ -200,7 +200,7 @@ def as_rows(relevance: Any, method: str | None = None) -> RelevanceRows:
             )
     else:
         if method is not None:
-            raise TypeError("method= names a method of a store; the relevance given is an array")
+            raise InputError("method= names a method of a store; the relevance given is an array")
         shape = getattr(relevance, "shape", None)
         if shape is None or len(shape) < 2:
             raise InputError(

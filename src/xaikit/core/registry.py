@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from xaikit.utils.errors import InputError
 from xaikit.utils.options import call_with_options
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def get_method(name: str) -> type[Explainer]:
         return _REGISTRY[key]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(
+        raise InputError(
             f"unknown explanation method {name!r}; registered methods are: {known}. "
             "See xaikit.methods() for their options."
         ) from None

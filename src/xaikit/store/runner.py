@@ -50,7 +50,7 @@ def _explainers(methods: MethodsLike, options: Mapping[str, Any]) -> dict[str, E
     if not named:
         raise InputError("give at least one method, for example methods='lrp'")
     if options and (len(named) != 1 or not isinstance(next(iter(named.values())), str)):
-        raise TypeError(
+        raise InputError(
             "method options as keyword arguments are for one method given by name; for several methods "
             "pass explainer objects, e.g. {'ig': xaikit.make_method('integrated_gradients', steps=64)}"
         )
@@ -60,7 +60,7 @@ def _explainers(methods: MethodsLike, options: Mapping[str, Any]) -> dict[str, E
             raise InputError(f"method names in a store must be non-empty strings without '/', got {key!r}")
         explainers[key] = make_method(method, **options) if isinstance(method, str) else method
         if not isinstance(explainers[key], Explainer):
-            raise TypeError(f"method {key!r} is a {type(method).__name__}, neither a method name nor an Explainer")
+            raise InputError(f"method {key!r} is a {type(method).__name__}, neither a method name nor an Explainer")
     return explainers
 
 
@@ -265,7 +265,7 @@ def explain_dataset(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     if workers is not None and client is not None:
-        raise TypeError("give workers= (a local cluster) or client= (your cluster), not both")
+        raise InputError("give workers= (a local cluster) or client= (your cluster), not both")
     explainers = _explainers(methods, options)
     unseeded = [key for key, e in explainers.items() if "seed" in e.options and e.options["seed"] is None]
     if unseeded:

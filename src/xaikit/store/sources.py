@@ -181,7 +181,7 @@ def as_source(data: Any, labels: Any = None) -> DataSource:
     """
     if isinstance(data, DataSource):
         if labels is not None:
-            raise TypeError("give the labels to the DataSource itself, not beside it")
+            raise InputError("give the labels to the DataSource itself, not beside it")
         return data
     if isinstance(data, DataLoader):
         if not isinstance(data.sampler, SequentialSampler):
