@@ -39,7 +39,7 @@ class GatedHead(nn.Module):
         return torch.sigmoid(self.gate(x)) * self.signal(x)
 
 
-def test_an_inner_sigmoid_is_explained_and_the_logit_model_conserves() -> None:
+def test_an_inner_sigmoid_and_a_logit_model_are_explained() -> None:
     e = xaikit.explain(GatedHead().eval(), torch.randn(5, 4), 0, method="lrp", composite="epsilon")
     assert torch.isfinite(e.attribution).all()
     logit = xaikit.explain(_logit_model(), torch.randn(5, 4), 0, method="lrp", composite="epsilon")

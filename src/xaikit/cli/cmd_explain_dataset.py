@@ -108,6 +108,7 @@ def _target(text: str | None) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run ``xaikit explain-dataset``; returns the exit status."""
     from xaikit.store import StoreError, explain_dataset
+    from xaikit.store.sources import HDF5Source
 
     options = method_options(args)
     target = _target(args.target)
@@ -117,14 +118,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = explain_dataset(
             model, data, args.method, store=args.store, target=target,
-            labels=None if hasattr(data, 'close') else labels, chunk_size=args.chunk_size,
+            labels=None if isinstance(data, HDF5Source) else labels, chunk_size=args.chunk_size,
             store_inputs=not args.no_store_inputs, workers=args.workers, progress=not args.no_progress,
             overwrite=args.overwrite, **options,
         )
     except (StoreError, FileNotFoundError) as error:  # all of a mismatch's lines, on one
         raise CLIError("; ".join(line.strip() for line in str(error).splitlines() if line.strip())) from None
     finally:
-        if hasattr(data, "close"):
+        if isinstance(data, HDF5Source):  # it holds the labels itself
             data.close()
     print(f"wrote {store.path}: {store.samples} samples in {store.chunk_count} chunks, method {args.method}")
     return 0
