@@ -1,62 +1,90 @@
 """xaikit: explain deep networks and unsupervised models, and evaluate the explanations.
 
 The entry point is :func:`explain`; every method returns an :class:`Explanation`.
+
+Importing :mod:`xaikit` is cheap: each name below is imported on first use (PEP 562), so
+``xaikit --help`` answers without loading torch. The method families register
+themselves through the ``xaikit.methods`` entry-point group when a method is first
+looked up by name (:mod:`xaikit.core.registry`).
 """
 
+from __future__ import annotations
+
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xaikit import attention, engine, evaluate, gradients, lrp, models, neon, perturbation, utils
 from xaikit._version import __version__
-from xaikit.api import explain
-from xaikit.core import (
-    ClassTarget,
-    Explainer,
-    Explanation,
-    LogOdds,
-    NextToken,
-    OutputSelection,
-    Predicted,
-    get_method,
-    make_method,
-    methods,
-    register_method,
-)
-from xaikit.core.hooks import register_plotter
-from xaikit.neon import neuralize
 
-_LAZY = ("analysis", "cli", "datasets", "demo", "plot", "report", "store")
-#: Functions of the lazy subpackages offered at the top: ``xaikit.explain_dataset``.
-_LAZY_FUNCTIONS = {"explain_dataset": "store"}
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use
+    from xaikit import (
+        analysis,
+        attention,
+        cli,
+        datasets,
+        demo,
+        engine,
+        evaluate,
+        gradients,
+        lrp,
+        models,
+        neon,
+        perturbation,
+        plot,
+        report,
+        store,
+        utils,
+    )
+    from xaikit.api import explain
+    from xaikit.core import (
+        ClassTarget,
+        Explainer,
+        Explanation,
+        LogOdds,
+        NextToken,
+        OutputSelection,
+        Predicted,
+        get_method,
+        make_method,
+        methods,
+        register_method,
+    )
+    from xaikit.core.hooks import register_plotter
+    from xaikit.neon import neuralize
+    from xaikit.store import explain_dataset
 
+_SUBPACKAGES = frozenset({
+    "analysis", "attention", "cli", "datasets", "demo", "engine", "evaluate", "gradients", "lrp",
+    "models", "neon", "perturbation", "plot", "report", "store", "utils",
+})
 
-def _plot_on_first_use(explanation: Explanation, index: int = 0, **kwargs: Any) -> Any:
-    """Default plotter of ``Explanation.plot``: import :mod:`xaikit.plot` (matplotlib) now.
-
-    Importing ``xaikit.plot`` registers its ``plot_explanation`` in :mod:`xaikit.core.hooks`,
-    replacing this function; the core itself never imports the plotting layer.
-    """
-    try:
-        plot = importlib.import_module("xaikit.plot")
-    except ImportError as error:
-        raise ImportError(
-            f"Explanation.plot needs xaikit.plot, which could not be imported ({error}); "
-            "install matplotlib"
-        ) from error
-    return plot.plot_explanation(explanation, index, **kwargs)
-
-
-register_plotter(_plot_on_first_use, replace=False)  # keeps xaikit.plot's if imported already
+#: Public names and the module each is imported from on first use.
+_NAMES = {
+    "explain": "xaikit.api",
+    **dict.fromkeys(
+        ("ClassTarget", "Explainer", "Explanation", "LogOdds", "NextToken", "OutputSelection",
+         "Predicted", "get_method", "make_method", "methods", "register_method"),
+        "xaikit.core",
+    ),
+    "register_plotter": "xaikit.core.hooks",
+    "neuralize": "xaikit.neon",
+    "explain_dataset": "xaikit.store",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """Import the heavier subpackages on first use: ``xaikit.plot`` (matplotlib),
-    ``xaikit.store`` and ``xaikit.explain_dataset`` (zarr)."""
-    if name in _LAZY:
-        return importlib.import_module(f"xaikit.{name}")
-    if name in _LAZY_FUNCTIONS:
-        return getattr(importlib.import_module(f"xaikit.{_LAZY_FUNCTIONS[name]}"), name)
-    raise AttributeError(f"module 'xaikit' has no attribute {name!r}")
+    """Import a subpackage or a public name on first use and keep it as an attribute."""
+    if name in _SUBPACKAGES:
+        value: Any = importlib.import_module(f"xaikit.{name}")
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+    else:
+        raise AttributeError(f"module 'xaikit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBPACKAGES, *_NAMES})
 
 
 __all__ = [
@@ -68,7 +96,11 @@ __all__ = [
     "OutputSelection",
     "Predicted",
     "__version__",
+    "analysis",
     "attention",
+    "cli",
+    "datasets",
+    "demo",
     "engine",
     "evaluate",
     "explain",
@@ -82,6 +114,10 @@ __all__ = [
     "neon",
     "neuralize",
     "perturbation",
+    "plot",
     "register_method",
+    "register_plotter",
+    "report",
+    "store",
     "utils",
 ]

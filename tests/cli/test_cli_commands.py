@@ -30,6 +30,36 @@ def test_methods_lists_every_registered_method_with_options(capsys: pytest.Captu
     assert set(json.loads(capsys.readouterr().out)) == set(details)
 
 
+def test_the_shipped_methods_catalogue_matches_the_live_registry() -> None:
+    """``xaikit methods`` reads ``cli/methods.json`` (no torch import): it must not go stale."""
+    from xaikit.cli.methods_catalogue import live_catalogue, read_catalogue
+
+    assert read_catalogue() == live_catalogue(), (
+        "src/xaikit/cli/methods.json is stale: rewrite it with `python -m xaikit.cli.methods_catalogue`"
+    )
+
+
+def test_help_and_methods_import_neither_torch_nor_the_method_families() -> None:
+    """What keeps ``xaikit --help`` and ``xaikit methods`` under a second (lazy imports)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "from xaikit.cli import main\n"
+        "for argv in (['methods'], ['methods', '--json'], ['--help'], ['explain']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        try:\n"
+        "            main(argv)\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "heavy = sorted(m for m in ('torch', 'matplotlib', 'pandas', 'xaikit.lrp', 'xaikit.core') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
 @pytest.mark.parametrize("command", ["demo", "explain", "methods", "report"])
 def test_help_of_each_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:

@@ -15,7 +15,7 @@ from PIL import Image
 
 import xaikit
 from xaikit.cli import main
-from xaikit.cli.loading import parse_options
+from xaikit.cli.arguments import parse_options
 
 
 @pytest.fixture(scope="module")

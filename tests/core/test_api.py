@@ -72,3 +72,22 @@ def test_registering_a_method_makes_it_reachable_by_name() -> None:
         xaikit.core.unregister_method("test-constant")
     with pytest.raises(ValueError, match="unknown explanation method 'test-constant'"):
         xaikit.explain(nn.Linear(3, 2), torch.rand(2, 3), method="test-constant")
+
+
+def test_a_broken_method_plugin_warns_and_the_others_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plug-ins of the ``xaikit.methods`` entry-point group load once; one that fails is named."""
+    from importlib.metadata import EntryPoint
+
+    from xaikit.core import registry
+
+    broken = EntryPoint("broken", "xaikit_no_such_module", registry.ENTRY_POINT_GROUP)
+    working = EntryPoint("gradients", "xaikit.gradients", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "_PLUGINS_LOADED", False)
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: [broken, working])
+    with pytest.warns(RuntimeWarning, match="'broken' .*xaikit_no_such_module.* failed to import"):
+        registry.load_plugins()
+    assert "saliency" in registry.methods()
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: [])
+    monkeypatch.setattr(registry, "_PLUGINS_LOADED", False)
+    with pytest.warns(RuntimeWarning, match="not installed as a package"):
+        registry.load_plugins()

@@ -617,6 +617,7 @@ def test_plot_works_after_import_xaikit_alone() -> None:
 def test_plot_goes_through_the_registered_hook(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(hooks, "_PLOTTER", None)
+    monkeypatch.setattr(hooks, "ENTRY_POINT_GROUP", "xaikit.no-such-group")
     with pytest.raises(RuntimeError, match="no plotting backend"):
         toy(2).plot()
     assert hooks.register_plotter(lambda e, i, **kw: calls.append((e, i, kw)) or "figure") is None
@@ -627,6 +628,13 @@ def test_plot_goes_through_the_registered_hook(monkeypatch: pytest.MonkeyPatch) 
     assert kept is not None and e.plot() == "figure"  # replace=False keeps the registered one
     with pytest.raises(TypeError):
         hooks.register_plotter("not callable")  # type: ignore[arg-type]
+
+
+def test_without_a_registered_plotter_the_entry_point_loads_xaikit_plot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hooks, "_PLOTTER", None)
+    import xaikit.plot
+
+    assert hooks.get_plotter() is xaikit.plot.plot_explanation
 
 
 def test_importing_xaikit_plot_registers_plot_explanation() -> None:

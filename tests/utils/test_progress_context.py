@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from xaikit.utils.progress import DELAY, progress, progress_enabled, set_progress
+from xaikit.utils.progress_bars import DELAY, progress, progress_enabled, set_progress
 
-progress_module = importlib.import_module("xaikit.utils.progress")  # the module, not the function
+progress_module = importlib.import_module("xaikit.utils.progress_bars")  # the module, not the function
 
 
 class Terminal(io.StringIO):

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from xaikit._version import __version__
 from xaikit.cli import cmd_demo, cmd_explain, cmd_explain_dataset, cmd_methods, cmd_report
 from xaikit.cli.errors import CLIError, one_line
-from xaikit.report.staging import OutputFolderError
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -38,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def _progress_off(off: bool) -> Iterator[None]:
     """Turn progress bars off for the command (``--no-progress``), restoring the setting after."""
-    from xaikit.utils.progress import progress_disabled
+    from xaikit.utils.progress_bars import progress_disabled
 
     with progress_disabled() if off else contextlib.nullcontext():
         yield
@@ -58,11 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _progress_off(getattr(args, "no_progress", False)):
             status: int = args.run(args)
-    except (CLIError, OutputFolderError) as error:
+    except CLIError as error:
         if args.debug:
             raise
         print(f"{command}: error: {one_line(error)}", file=sys.stderr)
-        return error.status if isinstance(error, CLIError) else 2
+        return error.status
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
@@ -73,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if args.debug:
             raise
+        # imported only on this path, which keeps the start-up light
+        from xaikit.report.staging import OutputFolderError
+
+        if isinstance(error, OutputFolderError):
+            print(f"{command}: error: {one_line(error)}", file=sys.stderr)
+            return 2
         print(f"{command}: error: {one_line(error)} (run with --debug for details)", file=sys.stderr)
         return 1
     return status

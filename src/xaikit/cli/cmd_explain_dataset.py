@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from xaikit.cli.arguments import add_model_arguments, method_options, parse_target
 from xaikit.cli.command import add_command
 from xaikit.cli.errors import CLIError
-from xaikit.cli.loading import add_model_arguments, method_options, model_from_args, parse_target
 
 HDF5_SUFFIXES = (".h5", ".hdf5")
 HELP = "explain a whole data set into a resumable explanation store"
@@ -107,6 +107,7 @@ def _target(text: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``xaikit explain-dataset``; returns the exit status."""
+    from xaikit.cli.loading import model_from_args
     from xaikit.store import StoreError, explain_dataset
     from xaikit.store.sources import HDF5Source
 

@@ -8,7 +8,6 @@ import textwrap
 from typing import Any
 
 from xaikit.cli.command import add_command
-from xaikit.report.blocks import format_setting
 
 HELP = "list registered explanation methods and their options"
 DESCRIPTION = """\
@@ -24,38 +23,26 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _required(cls: type, name: str) -> bool:
-    import inspect
-
-    parameter = inspect.signature(cls.__init__).parameters.get(name)  # type: ignore[misc]
-    return parameter is not None and parameter.default is inspect.Parameter.empty
-
-
 def run(args: argparse.Namespace) -> int:
-    """Print the methods; returns 0."""
-    from xaikit.core.registry import get_method, methods
-    from xaikit.lrp import composites
+    """Print the methods (from the shipped catalogue: no method family is imported); returns 0."""
+    from xaikit.cli.methods_catalogue import read_catalogue
 
-    details = methods(details=True)
-    assert isinstance(details, dict)
+    catalogue = read_catalogue()
+    listed: dict[str, Any] = catalogue["methods"]
     if args.json:
-        print(json.dumps(details, indent=2, default=str, sort_keys=True))
+        details = {name: {key: info[key] for key in ("aliases", "options", "summary")} for name, info in listed.items()}
+        print(json.dumps(details, indent=2, sort_keys=True))
         return 0
-    for name, info in details.items():
+    for name, info in listed.items():
         aliases = f" (aliases: {', '.join(info['aliases'])})" if info["aliases"] else ""
         print(f"{name}{aliases}")
         if info["summary"]:
             print(textwrap.fill(info["summary"], width=96, initial_indent="    ", subsequent_indent="    "))
-        cls = get_method(name)
-        shown = [
-            f"{option}=<required>" if _required(cls, option) else f"{option}={format_setting(default)}"
-            for option, default in info["options"].items()
-        ]
-        if shown:
-            print(textwrap.fill("options: " + "  ".join(shown), width=96, initial_indent="    ",
+        if info["shown"]:
+            print(textwrap.fill("options: " + "  ".join(info["shown"]), width=96, initial_indent="    ",
                                 subsequent_indent="             "))
         if name == "lrp":
-            print(textwrap.fill(f"composites: {', '.join(composites())}", width=96, initial_indent="    ",
-                                subsequent_indent="                "))
-    print(f"\n{len(details)} methods. Use: xaikit explain MODEL INPUT --method NAME --option KEY=VALUE")
+            print(textwrap.fill(f"composites: {', '.join(catalogue['composites'])}", width=96,
+                                initial_indent="    ", subsequent_indent="                "))
+    print(f"\n{len(listed)} methods. Use: xaikit explain MODEL INPUT --method NAME --option KEY=VALUE")
     return 0

@@ -20,7 +20,7 @@ from torch.utils._pytree import tree_flatten
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.errors import ModelError, ModelOutputError
 from xaikit.utils.layout import as_layout_forward
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 
 Model = Callable[[Tensor], Any]
 

@@ -6,11 +6,12 @@ even lazily. :meth:`xaikit.Explanation.plot` therefore draws through a *plotter*
 registered here:
 
 - :mod:`xaikit.plot` registers :func:`xaikit.plot.plot_explanation` when it is imported;
-- the package root :mod:`xaikit` (which sits above every layer) registers a default
-  plotter that imports :mod:`xaikit.plot` on its first call, so ``import xaikit;
-  explanation.plot()`` works without importing matplotlib up front.
+- when none is registered, :func:`get_plotter` loads the first plotter of the
+  ``xaikit.plotters`` entry-point group (xaikit's own is ``xaikit.plot:plot_explanation``),
+  so ``explanation.plot()`` works without importing matplotlib up front.
 
-Any other plotting backend may register itself with :func:`register_plotter`.
+Any other plotting backend may register itself with :func:`register_plotter`, or
+through that entry-point group.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ __all__ = ["Plotter", "get_plotter", "register_plotter"]
 Plotter = Callable[..., Any]
 
 _PLOTTER: Plotter | None = None
+
+#: The entry-point group of plotting backends (``name = "module:function"``).
+ENTRY_POINT_GROUP = "xaikit.plotters"
 
 
 def register_plotter(plotter: Plotter, *, replace: bool = True) -> Plotter | None:
@@ -61,8 +65,29 @@ def get_plotter() -> Plotter:
         package root did not install its default).
     """
     if _PLOTTER is None:
+        _load_entry_point()
+    if _PLOTTER is None:
         raise RuntimeError(
             "no plotting backend is registered for Explanation.plot; import xaikit.plot "
             "(needs matplotlib) or register one with xaikit.core.hooks.register_plotter"
         )
     return _PLOTTER
+
+
+def _load_entry_point() -> None:
+    """Register the first loadable plotter of the ``xaikit.plotters`` group (by name)."""
+    from importlib.metadata import entry_points
+
+    errors = []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            plotter = entry.load()
+        except ImportError as error:
+            errors.append(f"{entry.value}: {error}")
+            continue
+        register_plotter(plotter, replace=False)  # importing it may have registered it already
+        return
+    if errors:
+        raise ImportError(
+            f"Explanation.plot could not load a plotting backend ({'; '.join(errors)}); install matplotlib"
+        )

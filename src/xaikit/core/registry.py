@@ -14,6 +14,43 @@ if TYPE_CHECKING:
 _REGISTRY: dict[str, type[Explainer]] = {}
 _ALIASES: dict[str, str] = {}
 
+#: The entry-point group through which packages register methods: each entry names a
+#: module whose import registers its methods (and composites, :mod:`xaikit.rules.presets`). xaikit's own families (``xaikit.lrp``,
+#: ``xaikit.gradients``, ...) are registered the same way as any plug-in, so importing
+#: :mod:`xaikit` stays cheap and no core module imports the layers above it.
+ENTRY_POINT_GROUP = "xaikit.methods"
+_PLUGINS_LOADED = False
+
+
+def load_plugins() -> None:
+    """Import every module of the ``xaikit.methods`` entry-point group, once.
+
+    Called before a name is looked up or the methods are listed. A plug-in that fails to
+    import is reported with a warning and skipped; the others still load.
+    """
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
+    import warnings
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    if not found:
+        warnings.warn(
+            "no xaikit method families are registered: xaikit is not installed as a package "
+            "(run `pip install -e .` in its clone), so only methods registered in this process exist",
+            RuntimeWarning, stacklevel=3,
+        )
+    for entry in sorted(found, key=lambda e: e.name):
+        try:
+            entry.load()
+        except Exception as error:  # a broken plug-in must not take the others down
+            warnings.warn(
+                f"xaikit method plug-in {entry.name!r} ({entry.value}) failed to import: {error}",
+                RuntimeWarning, stacklevel=3,
+            )
+
 E = TypeVar("E", bound="type[Explainer]")
 
 
@@ -43,6 +80,7 @@ def register_method(name: str, *, aliases: tuple[str, ...] = ()) -> Any:
 
 def unregister_method(name: str) -> None:
     """Remove the method ``name`` and its aliases (``KeyError`` if it is not registered)."""
+    load_plugins()
     key = name.lower()
     if key not in _REGISTRY:
         raise KeyError(f"no method named {name!r} is registered")
@@ -54,6 +92,9 @@ def unregister_method(name: str) -> None:
 def get_method(name: str) -> type[Explainer]:
     """The explainer class registered under ``name`` (or one of its aliases)."""
     key = _ALIASES.get(name.lower(), name.lower())
+    if key not in _REGISTRY:
+        load_plugins()
+        key = _ALIASES.get(name.lower(), name.lower())
     try:
         return _REGISTRY[key]
     except KeyError:
@@ -79,6 +120,7 @@ def methods(details: bool = False) -> list[str] | dict[str, dict[str, Any]]:
         If true, return a mapping from each name to its one-line summary and options
         with their defaults.
     """
+    load_plugins()
     if not details:
         return sorted(_REGISTRY)
     out: dict[str, dict[str, Any]] = {}

@@ -18,7 +18,7 @@ from xaikit.demo.context import DemoContext
 from xaikit.demo.registry import DemoSection, SkipSection, available_sections
 from xaikit.report import Report, Section, staged_output
 from xaikit.utils.errors import XaikitError
-from xaikit.utils.progress import progress_setting, set_progress
+from xaikit.utils.progress_bars import progress_setting, set_progress
 
 TITLE = "xaikit demo"
 DESCRIPTION = (

@@ -41,7 +41,7 @@ from xaikit.core.targets import (
 from xaikit.core.validation import check_eval_mode, check_inputs, model_device
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.layout import as_layout_forward
-from xaikit.utils.progress import progress_disabled
+from xaikit.utils.progress_bars import progress_disabled
 
 #: What metrics accept as an explanation method.
 MethodLike = str | Explainer | Callable[..., Any]

@@ -44,7 +44,7 @@ from xaikit.evaluate._common import (
 )
 from xaikit.evaluate.similarity import Similarity, against, default_similarities, get_similarity
 from xaikit.utils.options import accepts_old_names
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 from xaikit.utils.random import as_generator
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from xaikit.evaluate.registry import Context, Metric, Scores, get_metric, regist
 from xaikit.evaluate.runtime import explanation_rate
 from xaikit.evaluate.specs import MethodsLike, method_specs
 from xaikit.utils.options import accepts_old_names, check_options
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd

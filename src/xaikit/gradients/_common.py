@@ -10,7 +10,7 @@ from xaikit.core.forward import check_output
 from xaikit.core.forward import forward as core_forward
 from xaikit.core.targets import ResolvedTarget, Target
 from xaikit.utils.batching import iter_batches
-from xaikit.utils.progress import progress
+from xaikit.utils.progress_bars import progress
 from xaikit.utils.random import as_generator
 
 BaselineLike = float | int | Tensor | None

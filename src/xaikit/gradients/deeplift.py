@@ -30,7 +30,7 @@ from xaikit.gradients.deeplift_rules import deeplift_composite
 from xaikit.gradients.quadrature import Quadrature
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.options import accepts_old_names, check_batch_size
-from xaikit.utils.progress import progress
+from xaikit.utils.progress_bars import progress
 
 RULES = ("rescale", "reveal_cancel")
 

@@ -19,7 +19,7 @@ from xaikit.gradients._common import (
 )
 from xaikit.gradients.sampled import SampledExplainer
 from xaikit.utils.options import check_positive_int
-from xaikit.utils.progress import progress
+from xaikit.utils.progress_bars import progress
 
 VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 

@@ -11,7 +11,7 @@ from torch import Tensor
 from xaikit.neon.base import as_float_tensor
 from xaikit.neon.kde import RandomFeatureInlierness, derive_seeds
 from xaikit.utils.options import accepts_old_names
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 
 __all__ = ["RedrawSummary", "redraw_inlierness"]
 

@@ -34,7 +34,7 @@ from xaikit.perturbation.removal import Reference, Removal, replace
 from xaikit.utils.batching import iter_batches
 from xaikit.utils.layout import LayoutForward, as_layout_forward
 from xaikit.utils.options import check_batch_size
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 
 __all__ = ["MaskedForward", "RemovedMask"]
 

@@ -23,7 +23,7 @@ from xaikit.core.base import Model
 from xaikit.core.forward import check_output
 from xaikit.core.targets import Predicted, TargetLike, as_target
 from xaikit.core.validation import check_eval_mode, model_device, preserved_model_state
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 from xaikit.utils.random import as_generator
 
 __all__ = ["MaximizationResult", "activation_maximization"]

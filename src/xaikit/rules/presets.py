@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 from torch import nn
 
+from xaikit.core.registry import load_plugins
 from xaikit.engine.kinds import LAYER_KINDS, OpKind
 from xaikit.engine.units import GradientUnits
 from xaikit.rules.composite import Composite
@@ -41,11 +42,13 @@ def register_composite(name: str) -> Callable[[_Factory], _Factory]:
 
 def unregister_composite(name: str) -> None:
     """Remove the preset ``name`` (``KeyError`` if there is none)."""
+    load_plugins()
     _PRESETS.remove(name)
 
 
 def composites() -> list[str]:
-    """Names of the registered composite presets."""
+    """Names of the registered composite presets (plug-ins loaded first)."""
+    load_plugins()
     return sorted(_PRESETS.names())
 
 
@@ -55,6 +58,8 @@ def composite_options(name: str) -> list[str]:
 
 
 def _factory(name: str) -> Callable[..., Composite]:
+    if name not in _PRESETS.names():
+        load_plugins()  # a plug-in (such as xaikit.neon's "neon") may register it
     return _PRESETS.get(name)
 
 

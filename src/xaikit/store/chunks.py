@@ -22,7 +22,7 @@ from xaikit.store.layout import METHOD_FIELDS, chunk_bounds, chunk_digest
 from xaikit.store.sources import Chunk, DataSource
 from xaikit.utils.digest import tensors_digest
 from xaikit.utils.errors import TargetError
-from xaikit.utils.progress import progress_disabled
+from xaikit.utils.progress_bars import progress_disabled
 
 __all__ = ["ChunkResult", "Job", "compute_chunk", "explain_chunk", "write_chunk"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from xaikit.core.base import Model
 from xaikit.store.chunks import Job, explain_chunk
 from xaikit.store.sources import DataSource
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 
 __all__ = ["local_cluster", "run_on_dask"]
 

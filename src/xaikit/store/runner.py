@@ -32,7 +32,7 @@ from xaikit.store.provenance import describe, model_fingerprint, now, spec_diffe
 from xaikit.store.sources import Chunk, DataSource, as_source
 from xaikit.utils.errors import InputError
 from xaikit.utils.permissions import as_if_created
-from xaikit.utils.progress import progress as progress_bar
+from xaikit.utils.progress_bars import progress as progress_bar
 
 __all__ = ["explain_dataset"]
 
