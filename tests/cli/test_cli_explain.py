@@ -106,6 +106,25 @@ def test_torchscript_and_export_files(kind: str, tmp_path: Path, model: torch.nn
     np.testing.assert_allclose(np.load(out / "attribution.npy"), expected.attribution.numpy(), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize(("method", "options"), [
+    ("saliency", ()), ("integrated_gradients", ("--option", "steps=8")), ("lrp", ("--option", "composite=epsilon_plus")),
+])
+def test_a_static_batch_export_is_run_in_its_own_batch_size(
+    method: str, options: tuple[str, ...], tmp_path: Path, model: torch.nn.Module, digits: torch.Tensor,
+    files: dict[str, Path],
+) -> None:
+    """Exported for exactly 2 samples, explained on 5: re-batched (last batch padded), same result."""
+    path = tmp_path / "static.pt2"
+    torch.export.save(torch.export.export(model, (digits[:2],)), str(path))
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="exactly 2 samples.*padded"):
+        assert run_cli("explain", path, files["batch"], "--method", method, *options, "--out", out,
+                       "--no-progress") == 0
+    settings = {"steps": 8} if method == "integrated_gradients" else {"composite": "epsilon_plus"} if method == "lrp" else {}
+    expected = xaikit.explain(model, digits, method=method, **settings)
+    np.testing.assert_allclose(np.load(out / "attribution.npy"), expected.attribution.numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_tabular_csv_with_header(tmp_path: Path) -> None:
     torch.manual_seed(1)
     mlp = xaikit.models.MLP(3, (8,), 2).eval()

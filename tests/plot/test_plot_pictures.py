@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -174,7 +175,7 @@ def test_grid_has_one_row_per_method_and_colours_each_cell() -> None:
     negative = -positive
     explanations = {"pos": positive, "neg": negative}
     figure = plot.grid(explanations, x, column_labels=["a", "b", "c"])
-    axes = np.array(figure.axes).reshape(3, 3)
+    axes = np.array(figure.axes[:9]).reshape(3, 3)
     image = render(figure)
     assert [axes[r, 0].get_ylabel() for r in range(3)] == ["input", "pos", "neg"]
     assert [axes[0, c].get_title() for c in range(3)] == ["a", "b", "c"]
@@ -190,8 +191,31 @@ def test_grid_takes_inputs_from_explanations_and_overlays() -> None:
     del model
     x = torch.rand(2, 1, 5, 5)
     e = Explanation(attribution=torch.ones_like(x), output=torch.ones(2), target=None, method="m", inputs=x)
-    figure = plot.grid({"m": e}, use_overlay=True, indices=[1])
+    figure = plot.grid({"m": e}, use_overlay=True, indices=[1], colorbar=False)
     assert len(figure.axes) == 2
+
+
+def _colour_bars(figure: Any) -> list[Any]:
+    return [axes for axes in figure.axes if axes.get_label() == "<colorbar>"]
+
+
+def test_grid_colour_bar_says_what_full_colour_means() -> None:
+    """One bar for per-map scales (red +1 at the top, blue -1 below); one per row when shared."""
+    x = torch.rand(2, 1, 6, 6)
+    small = torch.linspace(-1, 2, 72).reshape(2, 1, 6, 6)
+    rows = {"small": small, "large": 10 * small}
+    figure = plot.grid(rows, x)
+    (bar,) = _colour_bars(figure)
+    assert bar.get_ylabel() == "relevance / each map's max |R|"
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["-1", "0", "+1"]
+    pixels = axes_pixels(bar, render(figure))
+    assert is_red(pixels[:3]).mean() > 0.9 and is_blue(pixels[-3:]).mean() > 0.9
+    clipped = plot.grid(rows, x, clip_percentile=99, gamma=0.5)
+    assert _colour_bars(clipped)[0].get_ylabel() == "relevance / each map's 99th percentile of |R|, gamma 0.5"
+    shared = _colour_bars(plot.grid(rows, x, shared_scale=True))
+    assert [b.get_ylabel() for b in shared] == ["relevance / 2", "relevance / 20"]
+    positive = _colour_bars(plot.grid(rows, x, positive_only=True))[0]
+    assert [t.get_text() for t in positive.get_yticklabels()] == ["0", "+0.5", "+1"]
 
 
 def test_bars_colour_by_sign_with_feature_names() -> None:
@@ -258,8 +282,14 @@ def test_pixel_flipping_curves_plot_means_bands_and_areas() -> None:
     assert np.allclose(lines[0].get_ydata(), draws.mean(0))
     assert lines[1].get_linestyle() == "--"
     labels = [t.get_text() for t in axes.get_legend().get_texts()]
-    assert labels[0] == f"lrp (area {np.trapezoid(draws.mean(0), fractions):.3g})"
+    # the legend names the metric of the report's tables: AOPC, the mean drop per sample
+    from xaikit.evaluate.faithfulness import FlippingResult
+
+    aopc = FlippingResult("morf", np.arange(5), fractions, draws).aopc.mean()
+    assert labels[0] == f"lrp (AOPC {aopc:.3g})"
     assert len(axes.collections) == 1  # one band, for the curve with several samples
+    auc = plot.pixel_flipping_curves({"lrp": draws}, fractions, metric="auc").get_legend().get_texts()[0]
+    assert auc.get_text() == f"lrp (AUC {np.trapezoid(draws.mean(0), fractions):.3g})"
     with pytest.raises(ValueError, match="different numbers of steps"):
         plot.pixel_flipping_curves({"a": np.ones(3), "b": np.ones(4)})
 

@@ -203,11 +203,14 @@ def _browser(executable: str, timeout: float) -> Iterator[int]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def inspect_page(html: Path, script: str, *, executable: str, timeout: float = 60.0) -> PageReport:
+def inspect_page(
+    html: Path, script: str, *, executable: str, timeout: float = 60.0, width: int | None = None
+) -> PageReport:
     """Load ``html`` in headless Chromium, run ``script`` (an expression) and screenshot the page.
 
     Returns the errors seen (console errors, uncaught exceptions, error log entries such
     as failed resource loads or CSP violations), the script's JSON value and a PNG.
+    ``width`` sets the window's width in CSS pixels (a desktop browser, not a phone).
     """
     with _browser(executable, timeout) as port:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=timeout) as response:
@@ -217,6 +220,9 @@ def inspect_page(html: Path, script: str, *, executable: str, timeout: float = 6
         try:
             for domain in ("Runtime", "Log", "Page"):
                 tools.call(f"{domain}.enable")
+            if width is not None:
+                tools.call("Emulation.setDeviceMetricsOverride", width=width, height=900,
+                           deviceScaleFactor=1, mobile=False)
             tools.call("Page.navigate", url=html.resolve().as_uri())
             tools.wait_for("Page.loadEventFired", timeout)
             value = tools.call("Runtime.evaluate", expression=script, returnByValue=True, awaitPromise=True)

@@ -48,9 +48,27 @@ def keep_artifact(data: bytes, name: str, tmp_path: Path) -> Path:
     return path
 
 
-def open_in_chromium(html: Path, screenshot: str, tmp_path: Path) -> dict[str, Any]:
+#: Evaluated in the page at a given window width: does anything stick out to the right?
+LAYOUT_STATE = """({
+  viewport: window.innerWidth,
+  page: document.documentElement.scrollWidth,
+  images: Array.from(document.images).map(i => {
+    const box = i.getBoundingClientRect();
+    return {right: box.right, width: box.width, natural: i.naturalWidth, alt: i.alt};
+  }),
+  tables: Array.from(document.querySelectorAll(".table-wrap")).map(t => t.getBoundingClientRect().right),
+  conclusions: Array.from(document.querySelectorAll("main > section")).map(s => ({
+    title: s.querySelector("h2").firstChild.textContent.trim(),
+    status: s.dataset.status || "",
+    conclusion: (s.querySelector("div.conclusion") || {innerText: ""}).innerText
+  }))
+})"""
+
+
+def open_in_chromium(html: Path, screenshot: str, tmp_path: Path, *, script: str = PAGE_STATE,
+                     width: int | None = None) -> dict[str, Any]:
     assert CHROMIUM is not None
-    page = inspect_page(html, PAGE_STATE, executable=CHROMIUM)
+    page = inspect_page(html, script, executable=CHROMIUM, width=width)
     assert page.screenshot.startswith(b"\x89PNG\r\n\x1a\n") and len(page.screenshot) > 10_000
     keep_artifact(page.screenshot, screenshot, tmp_path)
     state: dict[str, Any] = page.result
@@ -130,3 +148,25 @@ def test_demo_report_opens_cleanly(demo_run: DemoResult, tmp_path: Path) -> None
     assert len(state["images"]) >= 5
     assert all(i["complete"] and i["width"] > 100 for i in state["images"]), state["images"]
     assert "failed" not in state["statuses"]
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1400, 800])
+def test_demo_report_fits_the_window_and_ends_each_section_with_a_conclusion(
+    demo_run: DemoResult, tmp_path: Path, width: int
+) -> None:
+    """At 1400 and 800 px nothing sticks out sideways: figures shrink to the column, wide tables
+    scroll inside their own box; every section that ran says what to conclude, with numbers."""
+    state = open_in_chromium(demo_run.report, f"demo-report-{width}px.png", tmp_path, script=LAYOUT_STATE, width=width)
+    assert state["errors"] == []
+    assert state["viewport"] == width
+    assert state["page"] <= width, "the page scrolls sideways"
+    assert state["images"] and all(i["right"] <= width + 0.5 for i in state["images"]), state["images"]
+    assert all(right <= width + 0.5 for right in state["tables"])
+    if width == 800:  # the grids are wider than 800 px: they are scaled down, not cut off
+        assert any(i["natural"] > i["width"] + 1 for i in state["images"])
+    ran = [s for s in state["conclusions"] if s["status"] == "ok" and s["title"] != "About this run"]
+    assert len(ran) >= 8
+    for section in ran:
+        assert section["conclusion"].startswith("What to conclude"), section["title"]
+        assert any(ch.isdigit() for ch in section["conclusion"]), section

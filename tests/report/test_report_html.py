@@ -19,6 +19,7 @@ from xaikit.report import (
     RunFolderError,
     Section,
     TableBlock,
+    TextBlock,
     load_run,
     staged_output,
 )
@@ -34,6 +35,7 @@ def sample_report() -> Report:
     section.add_table(pd.DataFrame({"method": ["lrp", HOSTILE], "score": [0.123456789, np.nan], "n": [1, 2]}),
                       f"table {HOSTILE}")
     section.add_settings({"composite": "epsilon_plus", HOSTILE: [1, 2]})
+    section.add_conclusion(f"LRP falls fastest: AOPC 0.41 vs 0.18 {HOSTILE}")
     report.add_section(Section.skipped("Evaluation", f"not installed {HOSTILE}"))
     report.add_section(Section.failed("Wholesale", "ValueError: boom"))
     report.add_settings({"seed": 0, "note": HOSTILE})
@@ -45,6 +47,16 @@ def test_everything_user_given_is_escaped() -> None:
     assert "<script" not in html.lower()
     assert html.count("&lt;script&gt;") >= 9  # title x2, description, heading x2, text, caption, table x2, ...
     assert "<img src=x" not in html
+
+
+def test_a_section_ends_with_what_to_conclude() -> None:
+    html = sample_report().render()
+    box = re.search(r'<div class="conclusion">\s*<h3>What to conclude</h3>\s*<p>(.*?)</p>\s*</div>', html, re.S)
+    assert box is not None
+    assert box.group(1).startswith("LRP falls fastest: AOPC 0.41 vs 0.18 &lt;script&gt;")
+    assert html.index("What to conclude") > html.index("table &lt;script&gt;")  # after the section's figures
+    with pytest.raises(ValueError, match="'conclusion'"):
+        TextBlock("x", "summary")  # type: ignore[arg-type]
 
 
 def test_page_is_self_contained() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from xaikit.cli.errors import CLIError, one_line
 
-MODEL_FORMATS: tuple[str, ...] = ("auto", "state_dict", "torchscript", "export")
+MODEL_FORMATS: tuple[str, ...] = ("auto", "state_dict", "torchscript", "export", "huggingface")
 
 
 def parse_value(text: str) -> Any:
@@ -55,7 +55,8 @@ def parse_target(text: str | None) -> Any:
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, inputs_help: str, many: bool) -> None:
     """The arguments naming a model, its inputs and the method, shared by the explain commands."""
-    parser.add_argument("model", help="model file: state dict (with --arch), TorchScript or torch.export")
+    parser.add_argument("model", help="model file: state dict (with --model-class or --arch), TorchScript or "
+                        "torch.export; or a Hugging Face model folder (save_pretrained, safetensors)")
     parser.add_argument("inputs", nargs="+" if many else None, help=inputs_help)
     parser.add_argument("--arch", help="architecture of a state dict (xaikit.models.reference_model name)")
     parser.add_argument("--model-class", metavar="MODULE:CLASS",

@@ -19,12 +19,20 @@ and report.html.
 
 The model is a state dict (torch.save(model.state_dict(), f), or a .safetensors file;
 loaded as tensors only, so no code in it runs) with its architecture named by
---model-class package.module:Class (yours, imported by name; options with --arch-option)
-or --arch (a reference model), a TorchScript file (torch.jit.save) or a torch.export
-archive (torch.export.save; export with a dynamic batch dimension). A
-torch.export archive that holds pickles, compiled code or Python expressions beyond
-what torch.export.save writes is refused, since loading it could run that code;
---trust-code loads it anyway (only for files you made yourself).
+--model-class package.module:Class (yours, imported by name from the working folder;
+options with --arch-option) or --arch (a reference model); a TorchScript file
+(torch.jit.save); a torch.export archive (torch.export.save; one exported for a fixed
+batch size is run in batches of that size, the last padded); or a Hugging Face model
+folder (save_pretrained: config.json and safetensors weights, an architecture of
+transformers, no custom code; needs the transformers extra). A torch.export archive
+that holds pickles, compiled code or Python expressions beyond what torch.export.save
+writes is refused, since loading it could run that code; --trust-code loads it anyway
+(only for files you made yourself).
+
+Inputs: image files (PNG, JPEG, ...: read into [0, 1]) or folders of them; .npy/.npz
+arrays (rows are samples; integer data are warned about unless --scale is given); CSV
+files with a header row for tabular models; for a Hugging Face text model, .txt files
+(one text per line, tokenized by the folder's tokenizer) or integer token-id arrays.
 """
 
 EPILOG = """\
@@ -34,7 +42,9 @@ examples:
   xaikit explain model_scripted.pt batch.npy --method saliency --target 3 --out run1
   xaikit explain weights.safetensors images.npz --model-class mynets:ResNet --scale 255
   xaikit explain mlp.pt table.csv --arch mlp --arch-option in_features=6 --arch-option out_features=2
+  xaikit explain my-bert/ reviews.txt --method lrp --option composite=cp_lrp
 """
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``explain`` subcommand."""
@@ -42,7 +52,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         subparsers, "explain", run, help=HELP, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_model_arguments(parser, inputs_help="image files or folders of them, or .npy/.npz/.csv arrays (rows are samples)", many=True)
+    add_model_arguments(parser, inputs_help="image files or folders of them, .npy/.npz/.csv arrays (rows are samples), or .txt texts for a Hugging Face text model", many=True)
     parser.add_argument(
         "--target", default=None,
         help="class to explain: an index, comma-separated indices (one per sample), "

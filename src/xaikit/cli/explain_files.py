@@ -139,6 +139,12 @@ def _write(staging: Path, inputs: Inputs, explanation: Any, args: argparse.Names
                            column_labels=[names[i] for i in shown], **style)
         section.add_figure(figure, "Inputs and heatmaps (red: positive, blue: negative relevance)",
                            name="figures/grid.png")
+    elif inputs.tokens is not None:
+        rows = [inputs.tokens[i] for i in shown]
+        axes = plot.token_relevance(rows, explanation.attribution[shown], row_labels=[names[i] for i in shown],
+                                    title=f"{explanation.method}: relevance per token")
+        section.add_figure(axes, "Relevance per token, each sample scaled to its own largest |relevance| "
+                           "(red: for the explained output, blue: against it)", name="figures/tokens.png")
     else:
         for index in shown:
             extra = style if explanation.attribution.ndim == 3 else {}
@@ -147,13 +153,23 @@ def _write(staging: Path, inputs: Inputs, explanation: Any, args: argparse.Names
     report.save(staging)
 
 
+def _inputs(model: torch.nn.Module, args: argparse.Namespace) -> Inputs:
+    """The input files as one batch: token ids for a text model, else images or arrays."""
+    from xaikit.cli.huggingface import HuggingFaceLogits, read_token_inputs
+
+    if isinstance(model, HuggingFaceLogits) and model.takes_token_ids:
+        ids, names, tokens = read_token_inputs([Path(p) for p in args.inputs], model)
+        return Inputs(ids, names, None, "tokens", tokens)
+    size = None if args.size is None else (int(args.size[0]), int(args.size[1]))
+    return load_inputs(args.inputs, channels=args.channels, size=size, dtype=model_dtype(model), scale=args.scale)
+
+
 def explain_files(args: argparse.Namespace) -> int:
     """Carry out ``xaikit explain`` (arguments of :mod:`xaikit.cli.cmd_explain`); returns the exit status."""
 
     options = method_options(args)
     model = model_from_args(args)
-    size = None if args.size is None else (int(args.size[0]), int(args.size[1]))
-    inputs = load_inputs(args.inputs, channels=args.channels, size=size, dtype=model_dtype(model), scale=args.scale)
+    inputs = _inputs(model, args)
     explanation = _merge(_explain(model, inputs, args, options), inputs)
     with staged_output(args.out, force=args.force) as staging:
         _write(staging, inputs, explanation, args, options)

@@ -190,6 +190,9 @@ def load_export_archive(path: str | Path, *, trust_code: bool = False) -> torch.
     """
     file = Path(path)
     data = file.read_bytes()  # checked and loaded from the same bytes
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise CLIError(f"cannot read torch.export file {str(file)!r}: it is not a zip archive, which "
+                       "torch.export.save writes (damaged, or another kind of file)")
     if not trust_code:
         problems = archive_problems(data)
         if problems:
@@ -199,9 +202,69 @@ def load_export_archive(path: str | Path, *, trust_code: bool = False) -> torch.
                 f"stored in it ({listed}); {TRUST_HINT}"
             )
     try:
-        return torch.export.load(io.BytesIO(data)).module()
+        program = torch.export.load(io.BytesIO(data))
     except Exception as error:  # torch.export raises many types on malformed archives
         first = (str(error).strip().splitlines() or [""])[0][:160]
         raise CLIError(
             f"cannot read torch.export file {str(file)!r}: {type(error).__name__}: {first}"
         ) from None
+    module = program.module()
+    batch = static_batch_size(program)
+    if batch is None:
+        return module
+    warnings.warn(
+        f"{file.name} was exported for batches of exactly {batch} samples; xaikit runs it on batches of "
+        f"{batch} (the last padded with copies of its last sample, whose outputs are dropped). Export with "
+        "dynamic_shapes={'x': {0: torch.export.Dim('batch')}} to avoid the padding",
+        UserWarning, stacklevel=2,
+    )
+    return StaticBatch(module, batch)
+
+
+def static_batch_size(program: torch.export.ExportedProgram) -> int | None:
+    """The fixed batch size of a program with one tensor input whose first dimension is static.
+
+    ``None`` when the program takes several inputs, or its batch dimension is dynamic
+    (a symbol), or its input is a scalar.
+    """
+    from torch.export.graph_signature import InputKind
+
+    users = [spec.arg.name for spec in program.graph_signature.input_specs if spec.kind == InputKind.USER_INPUT]
+    if len(users) != 1:
+        return None
+    placeholder = next((n for n in program.graph.nodes if n.op == "placeholder" and n.name == users[0]), None)
+    value = None if placeholder is None else placeholder.meta.get("val")
+    shape = getattr(value, "shape", ())
+    if not shape or not isinstance(shape[0], int):
+        return None
+    return int(shape[0])
+
+
+class StaticBatch(torch.nn.Module):
+    """Runs a fixed-batch program on any batch: split into batches of ``batch``, the last padded.
+
+    The padding repeats the last sample and its outputs are dropped, so every sample's
+    output (and gradient) is the program's own on that sample.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The exported program's module, which accepts exactly ``batch`` samples.
+    batch : int
+        Its batch size.
+    """
+
+    def __init__(self, module: torch.nn.Module, batch: int) -> None:
+        super().__init__()
+        self.program = module
+        self.batch = batch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The program's outputs for the ``len(x)`` samples of ``x``."""
+        n = x.shape[0]
+        if n == self.batch:
+            return self.program(x)
+        padding = -n % self.batch
+        padded = torch.cat([x, x[-1:].expand(padding, *x.shape[1:])]) if padding else x
+        outputs = [self.program(part) for part in torch.split(padded, self.batch)]
+        return torch.cat(outputs)[:n]

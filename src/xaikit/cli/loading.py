@@ -19,7 +19,7 @@ from xaikit.cli.arguments import parse_options, parse_value
 from xaikit.cli.errors import CLIError
 from xaikit.core.validation import model_dtype as floating_type
 
-ModelFormat = Literal["auto", "state_dict", "torchscript", "export"]
+ModelFormat = Literal["auto", "state_dict", "torchscript", "export", "huggingface"]
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 ARRAY_SUFFIXES = frozenset({".npy", ".npz", ".csv"})
 
@@ -87,10 +87,17 @@ def _state_dict(path: Path) -> Mapping[str, Tensor]:
 def _build_class(spec: str, options: Mapping[str, Any]) -> nn.Module:
     """``package.module:Class(**options)``: the user's own architecture, imported by name."""
     import importlib
+    import os
+    import sys
 
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
         raise CLIError(f"--model-class {spec!r}: give it as package.module:ClassName")
+    # the `xaikit` console script, unlike `python -m`, does not put the working folder on the
+    # path: look there first, as users expect, and leave sys.path as it was
+    added = os.getcwd() not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -98,6 +105,9 @@ def _build_class(spec: str, options: Mapping[str, Any]) -> nn.Module:
             f"--model-class {spec!r}: cannot import {module_name!r} ({_plain(str(error))}); run from the folder "
             "holding it or add that folder to PYTHONPATH"
         ) from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
     factory = module
     for part in class_name.split("."):
         factory = getattr(factory, part, None)  # type: ignore[assignment]
@@ -142,7 +152,9 @@ def load_model(
     path : str or Path
         A state dict saved with ``torch.save`` (read with ``weights_only=True``; needs
         ``arch``), a TorchScript file (``torch.jit.save``) or a ``torch.export`` archive
-        (``torch.export.save``).
+        (``torch.export.save``), or a Hugging Face model folder (``save_pretrained``;
+        safetensors weights, an architecture of transformers, see
+        :mod:`xaikit.cli.huggingface`).
     arch : str, optional
         Architecture of a state dict, a name of :func:`xaikit.models.reference_model`.
     model_class : str, optional
@@ -150,7 +162,7 @@ def load_model(
         imported by name (your own code, not the file's) and built with ``arch_options``.
     arch_options : mapping, optional
         Constructor options of the architecture (for example ``{"num_classes": 10}``).
-    model_format : {"auto", "state_dict", "torchscript", "export"}
+    model_format : {"auto", "state_dict", "torchscript", "export", "huggingface"}
         The file's format; detected from its contents with ``"auto"`` (so a
         ``torch.export`` archive named ``*.pt`` is still checked as one).
     trust_code : bool, default False
@@ -165,9 +177,21 @@ def load_model(
         If the file is missing or unreadable, the state dict does not fit the
         architecture, or a ``torch.export`` archive carries code (unless ``trust_code``).
     """
+    from xaikit.cli.huggingface import is_huggingface_folder, load_huggingface_folder
+
     file = Path(path)
+    if model_format in ("auto", "huggingface") and is_huggingface_folder(file):
+        if arch is not None or model_class is not None:
+            raise CLIError(f"--arch and --model-class are for state dicts; {str(file)!r} is a Hugging Face "
+                           "model folder, whose config.json names its architecture")
+        return load_huggingface_folder(file)
+    if file.is_dir():
+        raise CLIError(f"model {str(file)!r} is a folder without a config.json; give a model file, or a "
+                       "folder written by a Hugging Face model's save_pretrained")
     if not file.is_file():
         raise CLIError(f"model file {str(file)!r} does not exist")
+    if model_format == "huggingface":
+        raise CLIError(f"--format huggingface needs a folder holding config.json, not the file {str(file)!r}")
     kind = detect_format(file) if model_format == "auto" else model_format
     if arch is not None and model_class is not None:
         raise CLIError("give --arch (a reference architecture) or --model-class (yours), not both")
@@ -216,14 +240,17 @@ class Inputs:
         One name per sample (file stem, with the row for arrays).
     feature_names : list of str or None
         Column names of a CSV file with a header.
-    kind : {"image", "array"}
-        Whether the inputs were images.
+    kind : {"image", "array", "tokens"}
+        Whether the inputs were images, arrays or token ids (of a text model).
+    tokens : list of list of str, optional
+        The token strings of each sample (token inputs with a known tokenizer).
     """
 
     batch: Tensor
     names: list[str]
     feature_names: list[str] | None
-    kind: Literal["image", "array"]
+    kind: Literal["image", "array", "tokens"]
+    tokens: list[list[str]] | None = None
 
 
 def _read_image(path: Path, channels: int | None, size: tuple[int, int] | None) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -64,6 +64,7 @@ def pixel_flipping_curves(
     ax: Axes | None = None,
     *,
     show_area: bool = True,
+    metric: Literal["aopc", "auc"] = "aopc",
     title: str | None = "Pixel-flipping",
     xlabel: str = "fraction of features removed",
     ylabel: str = "model output",
@@ -81,8 +82,13 @@ def pixel_flipping_curves(
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
     show_area : bool
-        Append the area under the mean curve to each legend entry (smaller is a faster
-        decay, i.e. a more faithful explanation, for most-relevant-first removal).
+        Append the area ``metric`` of the mean curve to each legend entry.
+    metric : {"aopc", "auc"}
+        ``"aopc"``: the area over the perturbation curve, the mean output drop over the
+        steps (what :attr:`xaikit.evaluate.faithfulness.FlippingResult.aopc` and the report's
+        tables give; larger is a faster decay, i.e. a more faithful explanation, for
+        most-relevant-first removal); ``"auc"``: the area under the mean curve over the
+        fraction removed (smaller is faster).
     title, xlabel, ylabel : str
         Labels.
 
@@ -99,8 +105,13 @@ def pixel_flipping_curves(
     for label, draws in table.items():
         shown = label
         if show_area and steps > 1:
-            area = float(np.trapezoid(draws.mean(0), x))
-            shown = f"{label} (area {area:.3g})"
+            mean = draws.mean(0)
+            if metric == "aopc":
+                shown = f"{label} (AOPC {float(mean[0] - mean.mean()):.3g})"
+            elif metric == "auc":
+                shown = f"{label} (AUC {float(np.trapezoid(mean, x)):.3g})"
+            else:
+                raise ValueError(f"metric must be 'aopc' or 'auc', got {metric!r}")
         reference = label.lower() in REFERENCE_NAMES
         _draw_mean_band(axes, x, draws, shown, error="sem", reference=reference)
     return _label_axes(axes, title, xlabel, ylabel)

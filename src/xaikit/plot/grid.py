@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import Colormap
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 
 from xaikit.plot._arrays import Reduce, to_numpy
 from xaikit.plot._figure import new_figure
+from xaikit.plot.colors import relevance_cmap
 from xaikit.plot.heatmap import heatmap, input_image, overlay
 from xaikit.plot.normalize import relevance_scale
 
@@ -36,6 +38,25 @@ def _blank(axes: Axes) -> None:
         spine.set_visible(False)
 
 
+def _scale_label(shared: float | None, clip_percentile: float | None, gamma: float) -> str:
+    """What full colour means: a row's shared scale, or each cell's own maximum (or percentile)."""
+    own = "max |R|" if clip_percentile is None else f"{clip_percentile:g}th percentile of |R|"
+    label = f"relevance / {shared:.3g}" if shared is not None else f"relevance / each map's {own}"
+    return label + (f", gamma {gamma:g}" if gamma != 1.0 else "")
+
+
+def _colour_bar(figure: Figure, cells: Sequence[Axes], *, cmap: Colormap, positive_only: bool, label: str,
+                aspect: float) -> None:
+    """One colour bar beside ``cells`` (a row, or all heatmap rows), labelled with the scale."""
+    norm = Normalize(vmin=0.0 if positive_only else -1.0, vmax=1.0)
+    bar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=list(cells), fraction=0.04, pad=0.02,
+                          aspect=aspect)
+    ticks = [0.0, 0.5, 1.0] if positive_only else [-1.0, 0.0, 1.0]
+    bar.set_ticks(ticks, labels=["0", "+0.5", "+1"] if positive_only else ["-1", "0", "+1"])
+    bar.set_label(label, fontsize="small")
+    bar.ax.tick_params(labelsize="small")
+
+
 def grid(
     explanations: Mapping[str, Any],
     inputs: Any = None,
@@ -51,6 +72,7 @@ def grid(
     positive_only: bool = False,
     reduce: Reduce = "sum",
     cell_size: float = 1.4,
+    colorbar: bool = True,
 ) -> Figure:
     """Compare methods (rows) on inputs (columns) with one heatmap per cell.
 
@@ -77,6 +99,10 @@ def grid(
         As in :func:`xaikit.plot.heatmap_rgb`.
     cell_size : float
         Size of one cell in inches.
+    colorbar : bool
+        Draw the colour scale: one bar beside the heatmap rows (each map scaled to its own
+        maximum, or ``clip_percentile``), or with ``shared_scale`` one bar per row labelled
+        with that row's scale. Red is positive, blue negative relevance.
 
     Returns
     -------
@@ -105,12 +131,13 @@ def grid(
         raise ValueError(f"{len(column_labels)} column labels for {len(chosen)} samples")
     input_row = show_inputs and images is not None
     n_rows = len(rows) + int(input_row)
-    figure = new_figure((cell_size * len(chosen) + 1.2, cell_size * n_rows + 0.3))
+    figure = new_figure((cell_size * len(chosen) + 1.2 + (0.9 if colorbar else 0.0), cell_size * n_rows + 0.3))
     axes = np.atleast_2d(figure.subplots(n_rows, len(chosen), squeeze=False))
     style: dict[str, Any] = {
         "cmap": cmap, "clip_percentile": clip_percentile, "gamma": gamma,
         "positive_only": positive_only, "reduce": reduce,
     }
+    colour_map = relevance_cmap(cmap, positive_only=positive_only)
     row = 0
     if input_row:
         assert images is not None
@@ -132,7 +159,13 @@ def grid(
             else:
                 heatmap(attribution[index], cell, scale=scale, **style)
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+        if colorbar and shared_scale:
+            _colour_bar(figure, list(axes[row]), cmap=colour_map, positive_only=positive_only,
+                        label=_scale_label(scale, clip_percentile, gamma), aspect=8)
         row += 1
+    if colorbar and not shared_scale:
+        _colour_bar(figure, list(axes[int(input_row):].flat), cmap=colour_map, positive_only=positive_only,
+                    label=_scale_label(None, clip_percentile, gamma), aspect=min(20, 8 * len(rows)))
     for cell in axes.flat:
         _blank(cell)
     if column_labels is not None:

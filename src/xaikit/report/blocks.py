@@ -14,7 +14,7 @@ import pandas as pd
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-TextStyle = Literal["paragraph", "note", "code"]
+TextStyle = Literal["paragraph", "note", "code", "conclusion"]
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,9 @@ class TextBlock:
     ----------
     text : str
         The text; no markup is interpreted.
-    style : {"paragraph", "note", "code"}
-        A paragraph, a highlighted note, or preformatted text.
+    style : {"paragraph", "note", "code", "conclusion"}
+        A paragraph, a highlighted note, preformatted text, or what to conclude from a
+        section (shown under the heading "What to conclude").
     """
 
     kind: ClassVar[str] = "text"
@@ -34,8 +35,10 @@ class TextBlock:
     style: TextStyle = "paragraph"
 
     def __post_init__(self) -> None:
-        if self.style not in ("paragraph", "note", "code"):
-            raise ValueError(f"text style must be 'paragraph', 'note' or 'code', got {self.style!r}")
+        if self.style not in ("paragraph", "note", "code", "conclusion"):
+            raise ValueError(
+                f"text style must be 'paragraph', 'note', 'code' or 'conclusion', got {self.style!r}"
+            )
 
     @property
     def paragraphs(self) -> list[str]:

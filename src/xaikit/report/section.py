@@ -102,6 +102,13 @@ class Section:
         """Append text (escaped; blank lines separate paragraphs)."""
         return self.add(TextBlock(str(text), style))
 
+    def add_conclusion(self, text: str) -> Section:
+        """Append what to conclude from the section's figures and tables (computed from the run).
+
+        Rendered as a box headed "What to conclude"; blank lines separate paragraphs.
+        """
+        return self.add(TextBlock(str(text), "conclusion"))
+
     def add_figure(
         self,
         figure: Figure | SubFigure | Axes,

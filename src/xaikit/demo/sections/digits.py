@@ -17,7 +17,8 @@ TITLE = "Digits: heatmaps of LRP and the other methods"
 
 INTRO = """\
 A small CNN trained on the 8x8 scikit-learn digits (trained on first use in a few seconds, \
-then loaded from the cache) is explained on one test digit per class, for the true class. \
+then loaded from the cache) is explained on the first test digit of each of the classes \
+{classes} (one column each), for the true class. \
 Red marks pixels whose presence is evidence for the class, blue evidence against it, white \
 no relevance; each heatmap is scaled by its largest absolute relevance.
 
@@ -100,7 +101,8 @@ def digits_section(context: DemoContext) -> Section:
     for label, explanation in explanations.items():
         _write_heatmaps(context, label, explanation, data)
     columns = [f"label {int(y)}\npred {int(p)}" for y, p in zip(data.y, data.predicted)]
-    section = Section(TITLE).add_text(INTRO)
+    shown_classes = sorted({int(c) for c in data.y})
+    section = Section(TITLE).add_text(INTRO.format(classes=f"{shown_classes[0]}-{shown_classes[-1]}"))
     section.add_text(f"Model test accuracy: {data.accuracy:.1%}. Heatmap PNGs of every method are in the "
                      "folder heatmaps/ next to this report.", style="note")
     if explanations:
@@ -122,4 +124,23 @@ def digits_section(context: DemoContext) -> Section:
         section.add_table(frame, "Registered methods not shown", name="tables/digits-skipped.csv")
     if not explanations:
         return Section.failed(TITLE, "no method produced a heatmap: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    section.add_conclusion(conclusion(rows))
     return section
+
+
+def conclusion(rows: list[dict[str, Any]]) -> str:
+    """What the table of methods says: which conserve the output, and what they cost."""
+    from xaikit.demo.conclusions import enumeration, ranked
+
+    ratios = {row["method"]: row["sum(R) / output"] for row in rows}
+    conserving = [name for name, ratio in ratios.items() if abs(ratio - 1.0) <= 0.01]
+    by_time = ranked({row["method"]: row["seconds"] for row in rows}, higher_first=False)
+    (fastest, quick), (slowest, slow) = by_time[0], by_time[-1]
+    return (
+        f"{len(conserving)} of {len(rows)} methods conserve the explained logit (sum of relevance within 1% "
+        f"of it): {enumeration(conserving)}. Their heatmaps split the logit among the pixels; the others "
+        "rank pixels without adding up to the output, so only their pattern, not their size, can be "
+        f"compared. The fastest method took {quick:.3g} s for all digits ({fastest}), the slowest "
+        f"{slow:.3g} s ({slowest}), {slow / max(quick, 1e-9):.0f} times as long. Each map is scaled to its "
+        "own largest |relevance| (the colour bar): compare where red and blue lie, not how deep they are."
+    )

@@ -81,7 +81,31 @@ def pixel_flipping_section(context: DemoContext) -> Section:
     table = pd.DataFrame(rows).sort_values("AOPC (mean)", ascending=False, ignore_index=True)
     section.add_table(table, "Area over the perturbation curve (higher is more faithful)",
                       name="tables/pixel-flipping.csv")
+    section.add_conclusion(flipping_conclusion(table))
     return section
+
+
+def flipping_conclusion(table: pd.DataFrame) -> str:
+    """Which method's order lowers the logit fastest, and which do not beat the random order."""
+    from xaikit.demo.conclusions import enumeration
+
+    scores = table.set_index("method")
+    random_aopc, random_error = scores.loc["random", ["AOPC (mean)", "AOPC (std. error)"]]
+    methods = scores.drop(index="random")
+    best, best_aopc = methods["AOPC (mean)"].idxmax(), methods["AOPC (mean)"].max()
+    beaten = methods.index[methods["AOPC (mean)"] - 2 * methods["AOPC (std. error)"] > random_aopc + 2 * random_error]
+    behind = [name for name in methods.index if name not in beaten]
+    verdict = (
+        f"{enumeration(behind)} {'does' if len(behind) == 1 else 'do'} not: for this model, "
+        f"{'its' if len(behind) == 1 else 'their'} ranking of the pixels is no better than chance."
+        if behind else "every method's ranking of the pixels is better than chance for this model."
+    )
+    return (
+        f"{best}'s curve falls fastest: AOPC {best_aopc:.3g} against {random_aopc:.3g} for removing the pixels "
+        f"in random order. {len(beaten)} of {len(methods)} methods beat the random order by more than two "
+        f"standard errors; {verdict} The ranking holds for this removal (pixels set to 0); it can change "
+        "with another."
+    )
 
 
 @register_section(
@@ -118,4 +142,17 @@ def randomization_section(context: DemoContext) -> Section:
     table.index.name = "method"
     section.add_table(table, "Spearman rank correlation of the absolute maps with the original, per randomized layer",
                       name="tables/randomization-spearman.csv")
+    section.add_conclusion(randomization_conclusion(table))
     return section
+
+
+def randomization_conclusion(table: pd.DataFrame) -> str:
+    """Which maps change most, and which least, once every layer is randomized."""
+    final = table.iloc[:, -1]
+    changed, kept = final.idxmin(), final.idxmax()
+    return (
+        f"With every layer randomized, {changed}'s map keeps a rank correlation of {final.min():.2f} with the "
+        f"original: it depends on the learned weights, as an explanation of the model must. {kept}'s keeps "
+        f"{final.max():.2f}: the more a map survives the destruction of the model, the more it shows the "
+        "input (its edges, its bright pixels) rather than what the model learned."
+    )

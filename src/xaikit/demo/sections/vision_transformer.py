@@ -86,4 +86,16 @@ def vision_transformer_section(context: DemoContext) -> Section:
                       "Patch flipping on 100 test digits: the mean drop of the logit as the 2x2 patches are "
                       "removed (set to 0) in the order of each method's relevance; higher is more faithful.",
                       name="tables/vit-patch-flipping.csv", precision=3)
+    from xaikit.demo.conclusions import ranked
+
+    order = ranked(dict(rows))
+    (best, top), (worst, bottom) = order[0], order[-1]
+    aopc = dict(rows)
+    section.add_conclusion(
+        f"Removing the patches in the order of {best} lowers the logit most (AOPC {top:.3g}), in the order "
+        f"of {worst} least ({bottom:.3g}); AttnLRP reaches {aopc['AttnLRP']:.3g} and CP-LRP "
+        f"{aopc['CP-LRP']:.3g}, so the rule chosen for attention changes how faithful the heatmaps are. "
+        f"Under CP-LRP the pixels carry a median {share:.0%} of the logit: read its heatmaps as the pixels' "
+        "share, with the rest held by the class token, the position embeddings and the biases."
+    )
     return section

@@ -106,4 +106,30 @@ def wholesale_section(context: DemoContext) -> Section:
         section.add_figure(_map_figure(result), "t-SNE map of all customers, the two discussed are circled.",
                            name="figures/wholesale-tsne.png")
     section.add_settings(result.settings, "Settings of the analysis")
+    section.add_conclusion(_conclusion(result))
     return section
+
+
+def _conclusion(result: Any) -> str:
+    """Which customer is atypical, and which spending makes it so (from the relevance)."""
+    import numpy as np
+
+    sentences = []
+    for row, customer in result.customers.items():
+        relevance = np.asarray(customer.outlierness_relevance, dtype=float)
+        positive = np.clip(relevance, 0.0, None)
+        top = int(np.argmax(relevance))
+        share = positive[top] / positive.sum() if positive.sum() > 0 else float("nan")
+        sentences.append(
+            f"customer {row} has outlierness {customer.outlierness:.3g}, {share:.0%} of its positive "
+            f"relevance on {result.feature_names[top]}"
+        )
+    rows = list(result.customers)
+    odd = max(rows, key=lambda r: result.customers[r].outlierness)
+    text = "; ".join(sentences)
+    return (
+        f"{text[:1].upper()}{text[1:]}. Customer {odd} is the more atypical, and the bars say in "
+        "which spending category: a reviewer can check that reason against the raw figures without "
+        "knowing how the outlier model works. The scores are the neuralized model's own outputs, so the "
+        "relevance adds up to them exactly."
+    )
