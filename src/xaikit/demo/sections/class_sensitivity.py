@@ -62,7 +62,7 @@ def class_sensitivity_section(context: DemoContext) -> Section:
                        name="figures/class-sensitivity-ssim.png")
     columns = [f"class {int(c)} vs {int(o)}" for c, o in zip(y[:SHOWN], result.other[:SHOWN], strict=True)]
     figure = plot.grid(maps, x[:SHOWN], column_labels=columns, cell_size=1.05)
-    section.add_figure(figure, "Maps of the true class and of the other class (rows) for four digits (columns).",
+    section.add_figure(figure, f"Maps of the true class and of the other class (rows) for {SHOWN} digits (columns).",
                        name="figures/class-sensitivity-maps.png")
     table = pd.DataFrame(
         {"method": labels, "SSIM (mean)": draws.mean(0), "SSIM (std.)": draws.std(0, ddof=1)}

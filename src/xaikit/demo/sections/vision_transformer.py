@@ -76,8 +76,8 @@ def vision_transformer_section(context: DemoContext) -> Section:
     maps = {label: per_patch(e.attribution[:SHOWN]) for label, e in explanations.items()}
     figure = plot.grid(maps, x[:SHOWN], column_labels=[f"predicted {int(c)}" for c in predicted[:SHOWN]],
                        cell_size=1.05)
-    section.add_figure(figure, "Relevance per patch of six test digits, by method (red: for the predicted "
-                       "digit, blue: against it).", name="figures/vit-patches.png")
+    section.add_figure(figure, f"Relevance per patch of {SHOWN} test digits (columns), by method (rows); red: for the "
+                       "predicted digit, blue: against it.", name="figures/vit-patches.png")
     rows = []
     for label, e in explanations.items():
         flipped = pixel_flipping(model, x, e, predicted, patch=PATCH, removal="constant", progress=False)
