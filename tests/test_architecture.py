@@ -41,7 +41,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"engine"}),  # the propagation engine
     frozenset({"rules"}),  # the propagation rules and composites (being created)
     # the method families, and the bundled models and data sets they are tried on
-    frozenset({"lrp", "gradients", "perturbation", "neon", "models", "datasets", "attention"}),
+    frozenset({"lrp", "gradients", "perturbation", "neon", "models", "datasets", "attention", "concepts"}),
     frozenset({"evaluate"}),  # metrics of explanations
     frozenset({"store", "analysis"}),  # whole data sets: explanation stores; pooling, SpRAy
     frozenset({"plot"}),  # figures

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
         analysis,
         attention,
         cli,
+        concepts,
         datasets,
         demo,
         engine,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
     from xaikit.store import explain_dataset
 
 _SUBPACKAGES = frozenset({
-    "analysis", "attention", "cli", "datasets", "demo", "engine", "evaluate", "gradients", "lrp",
+    "analysis", "attention", "cli", "concepts", "datasets", "demo", "engine", "evaluate", "gradients", "lrp",
     "models", "neon", "perturbation", "plot", "report", "store", "utils",
 })
 
@@ -99,6 +100,7 @@ __all__ = [
     "analysis",
     "attention",
     "cli",
+    "concepts",
     "datasets",
     "demo",
     "engine",

@@ -24,6 +24,7 @@ CLASSES = 3
 
 #: Options of every registered method on the catalogue's small models (kept cheap).
 METHOD_OPTIONS: dict[str, dict[str, Any]] = {
+    "crp": {"layer": "fc1", "composite": "epsilon", "per_concept": True},  # its module, in the model at hand
     "deconvnet": {},
     "deeplift": {},
     "deepshap": {"baselines": "background"},

@@ -48,7 +48,11 @@ def test_every_registered_method_is_in_the_catalogue() -> None:
 
 def _explain(method: str, model: Any, x: Any, target: Any) -> xaikit.Explanation:
     like = x if isinstance(x, Tensor) and x.dtype.is_floating_point and x.device.type != "meta" else clean_inputs(method)
-    return xaikit.explain(model, x, target, method=method, **options_for(method, like))
+    options = options_for(method, like)
+    if "layer" in options and isinstance(model, nn.Module):  # the layer as a module: found inside any wrapper
+        options["layer"] = next((m for n, m in model.named_modules() if n.split(".")[-1] == options["layer"]),
+                                options["layer"])
+    return xaikit.explain(model, x, target, method=method, **options)
 
 
 def _snapshot(model: Any) -> dict[str, Any]:

@@ -25,6 +25,8 @@ IndexLike = int | slice | Tensor | np.ndarray | Sequence[int] | Sequence[bool]
 
 #: The per-sample fields, in order.
 PER_SAMPLE_FIELDS = ("attribution", "output", "target", "inputs", "baseline")
+#: The prefix of the extras that hold relevance at a named layer (``layers=`` of a method).
+LAYER_PREFIX = "layer:"
 
 
 def is_per_sample(value: Any, samples: int) -> bool:
@@ -397,6 +399,27 @@ class Explanation:
     def relative_delta(self) -> Tensor:
         """``|delta| / |output|`` per sample (``inf`` where the output is zero)."""
         return self.delta.abs() / self.output.abs()
+
+    @property
+    def layers(self) -> list[str]:
+        """Names of the layers whose relevance this explanation carries (``layers=`` of the method)."""
+        return [key[len(LAYER_PREFIX):] for key in self.extras if key.startswith(LAYER_PREFIX)]
+
+    def layer_relevance(self, name: str) -> Tensor:
+        """The relevance (or attribution) at the output of layer ``name``, ``(N, ...)``.
+
+        Computed in the same backward pass as the input's when the method was asked for
+        ``layers=[name, ...]``; its sum per sample is the explained output minus what the
+        layers above ``name`` absorbed (biases, stabilizers).
+        """
+        key = LAYER_PREFIX + name
+        if key not in self.extras:
+            raise KeyError(
+                f"this explanation has no relevance at layer {name!r} (it has {self.layers or 'none'}); "
+                f"explain with layers=[{name!r}]"
+            )
+        value: Tensor = self.extras[key]
+        return value
 
     def numpy(self) -> np.ndarray:
         """The attribution as a NumPy array (copied to the CPU)."""

@@ -190,6 +190,14 @@ class Propagation(TorchFunctionMode):
         assert carry.graph is not None
         return carry.graph
 
+    def consumed_graph_of(self, x: Tensor) -> Tensor:
+        """The graph of ``x`` that its consumers used: the positive-only one where a ReLU asked
+        only for that (relevance at ``x``'s negative entries is zero either way), else :meth:`graph_of`."""
+        carry = self._carry.get(x)
+        if carry is not None and not carry.own and carry.graph is None and carry.positive_graph is not None:
+            return carry.positive_graph
+        return self.graph_of(x)
+
     def _build_pending(self, carry: _Carry, x: Tensor, *, positive_only: bool) -> Tensor | None:
         """Build the deferred graph of the layer output ``x`` with the layer's rule.
 

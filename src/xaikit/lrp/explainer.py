@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.explanation import LAYER_PREFIX
 from xaikit.core.forward import auto_batch_size, forward
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
@@ -19,10 +21,11 @@ from xaikit.engine.kinds import OpKind
 from xaikit.engine.layer import LayerInfo, LinearOp
 from xaikit.engine.ops import LINEAR
 from xaikit.engine.run import run_engine
+from xaikit.engine.taps import LayerTaps
 from xaikit.rules.composite import Composite
 from xaikit.rules.presets import as_composite
 from xaikit.utils.batching import iter_batches
-from xaikit.utils.errors import ModelError
+from xaikit.utils.errors import InputError, ModelError
 from xaikit.utils.options import check_batch_size
 
 
@@ -37,13 +40,21 @@ def run_propagation(
     composite: Composite,
     *,
     merge_batchnorm: bool = True,
+    taps: LayerTaps | None = None,
 ) -> tuple[Propagation, Tensor, Tensor]:
     """Run ``model`` on ``inputs`` under the propagation engine.
 
     Returns the engine (to fetch graphs), the input leaf and the model output (see
     :func:`xaikit.engine.run.run_engine`, here with ``composite`` bound to ``model``).
+    ``taps`` captures the outputs of named layers on the way (their hooks are removed
+    before this returns).
     """
-    return run_engine(model, inputs, composite.bind(model), merge_batchnorm=merge_batchnorm)
+    if taps is None:
+        return run_engine(model, inputs, composite.bind(model), merge_batchnorm=merge_batchnorm)
+    try:
+        return run_engine(model, inputs, composite.bind(model), merge_batchnorm=merge_batchnorm, setup=taps.attach)
+    finally:
+        taps.detach()
 
 
 def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -80,6 +91,17 @@ def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Ten
     value = -torch.logsumexp(-hv, dim=1)
     start = torch.softmax(-hv, dim=1) * value[:, None]
     return h, start, value
+
+
+def refuse_probability_output(prop: Propagation, out: Tensor) -> None:
+    """Raise :class:`~xaikit.utils.errors.ModelError` when the output comes out of a final sigmoid."""
+    if prop.role_of(out) == "gate":
+        raise ModelError(
+            "the model's output passes through a final sigmoid, so it is a probability in [0, 1], which "
+            "relevance propagation does not explain meaningfully (relevance would not add up to a "
+            "probability); remove the final sigmoid and explain its input, the logit, which is the "
+            "binary log-odds log(p / (1 - p))"
+        )
 
 
 #: Activations kept per sample while LRP propagates, in units of the largest one: the
@@ -119,6 +141,12 @@ class LRP(Explainer):
         once, larger batches in parts chosen from the model's activations
         (:func:`xaikit.core.forward.auto_batch_size`, counting :data:`GRAPH_COPIES`
         activations kept per sample), so memory is bounded whatever the number of samples.
+    layers : sequence of str or torch.nn.Module, optional
+        Modules (their names in ``model.named_modules()``, or the modules) whose output
+        relevance is returned too, from the same backward pass:
+        ``explanation.layer_relevance(name)``.
+        Each equals the input relevance of the network above that layer explained on the
+        layer's activations; its sum is the output minus what the layers above absorbed.
 
     Notes
     -----
@@ -138,8 +166,12 @@ class LRP(Explainer):
         merge_batchnorm: bool = True,
         composite_options: dict[str, Any] | None = None,
         batch_size: int | None = None,
+        layers: Sequence[str | nn.Module] | None = None,
     ) -> None:
         check_batch_size(batch_size)
+        if isinstance(layers, str):
+            raise InputError(f"layers must be a list of module names, got the string {layers!r}; pass [{layers!r}]")
+        self.layers = None if layers is None else list(layers)
         self.composite = composite
         self.merge_batchnorm = merge_batchnorm
         self.composite_options = composite_options
@@ -179,22 +211,21 @@ class LRP(Explainer):
             if relevance is None or output is None:
                 relevance = batch.attribution.new_empty(inputs.shape)
                 output = batch.output.new_empty((len(inputs),))
-                extras = batch.extras
+                extras = {k: v.new_empty((len(inputs), *v.shape[1:])) if k.startswith(LAYER_PREFIX) else v
+                          for k, v in batch.extras.items()}
             relevance[part] = batch.attribution
             output[part] = batch.output
+            for key, value in batch.extras.items():
+                if key.startswith(LAYER_PREFIX):
+                    extras[key][part] = value
         assert relevance is not None and output is not None
         return Attribution(attribution=relevance, output=output, target=resolved, extras=extras)
 
     def _attribute_batch(self, model: Model, inputs: Tensor, target: Target, composite: Composite) -> Attribution:
         """Explain one batch (all of ``inputs`` at once)."""
-        prop, leaf, out = run_propagation(model, inputs, composite, merge_batchnorm=self.merge_batchnorm)
-        if prop.role_of(out) == "gate":
-            raise ModelError(
-                "the model's output passes through a final sigmoid, so it is a probability in [0, 1], which "
-                "relevance propagation does not explain meaningfully (relevance would not add up to a "
-                "probability); remove the final sigmoid and explain its input, the logit, which is the "
-                "binary log-odds log(p / (1 - p))"
-            )
+        taps = LayerTaps(model, self.layers) if self.layers else None
+        prop, leaf, out = run_propagation(model, inputs, composite, merge_batchnorm=self.merge_batchnorm, taps=taps)
+        refuse_probability_output(prop, out)
         values = prop.value_of(out)
         resolved: ResolvedTarget = target.resolve(values)
         with torch.enable_grad():
@@ -205,11 +236,15 @@ class LRP(Explainer):
                 graph = prop.graph_of(out)
                 start = prop.start_gradient(resolved.start_relevance(values), values)
                 explained = resolved.select(values)
-            (gradient,) = torch.autograd.grad(graph, leaf, start, allow_unused=True)
+            sources = [leaf] if taps is None else [leaf, *taps.graphs(prop)]
+            gradient, *at_layers = torch.autograd.grad(graph, sources, start, allow_unused=True)
         relevance = torch.zeros_like(inputs) if gradient is None else prop.relevance_of(gradient, leaf)
+        extras: dict[str, Any] = {"composite": composite.name, "layers": len(prop.layers)}
+        if taps is not None:
+            extras.update(taps.extras(prop, at_layers))
         return Attribution(
             attribution=relevance.detach(),
             output=explained.detach(),
             target=resolved,
-            extras={"composite": composite.name, "layers": len(prop.layers)},
+            extras=extras,
         )

@@ -1,0 +1,131 @@
+"""Relevance at named layers, read off the same backward pass as the input's.
+
+In the engine's convention the gradient reaching a carried tensor's propagation graph is
+that tensor's relevance (in gradient units, relevance is value x gradient). A
+:class:`LayerTaps` captures the outputs of named modules during the forward pass; the
+backward pass then asks autograd for the gradient at their graphs together with the
+input's, so the relevance of every tapped layer costs no extra pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from xaikit.core.explanation import LAYER_PREFIX
+from xaikit.core.wrappers import unwrapped
+from xaikit.engine.dispatch import Propagation
+from xaikit.utils.errors import InputError, ModelError
+
+
+def layer_modules(model: Any, layers: Sequence[str | nn.Module]) -> dict[str, nn.Module]:
+    """The modules of ``model`` named ``layers`` (names as in ``model.named_modules()``, or the
+    modules themselves), keyed by their names.
+
+    Raises
+    ------
+    InputError
+        If a layer is not a module of the model (the message lists some that are).
+    """
+    root = unwrapped(model)
+    if not isinstance(root, nn.Module):
+        raise InputError("relevance at named layers needs a torch.nn.Module (its layers are found by name)")
+    modules = dict(root.named_modules())
+    names = {id(module): name for name, module in modules.items()}
+    found: dict[str, nn.Module] = {}
+    for layer in layers:
+        if isinstance(layer, nn.Module) and id(layer) in names and names[id(layer)]:
+            found[names[id(layer)]] = layer
+        elif isinstance(layer, str) and layer and layer in modules:
+            found[layer] = modules[layer]
+        else:
+            known = [n for n in modules if n][:12]
+            shown = f"module {type(layer).__name__}" if isinstance(layer, nn.Module) else repr(layer)
+            raise InputError(
+                f"layer {shown} is not a module of {type(root).__name__}; give names from "
+                f"model.named_modules(), such as {', '.join(map(repr, known))}, or the modules themselves"
+            )
+    return found
+
+
+class LayerTaps:
+    """Capture the outputs of named modules while the engine runs the model.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The explained model (or a xaikit wrapper of it).
+    layers : sequence of str or torch.nn.Module
+        Module names, as in ``model.named_modules()``, or the modules; each must run once
+        per forward pass and return one tensor.
+    """
+
+    def __init__(self, model: Any, layers: Sequence[str | nn.Module]) -> None:
+        self.modules = layer_modules(model, layers)
+        self.outputs: dict[str, Tensor] = {}
+        self._handles: list[Any] = []
+
+    def attach(self, prop: Propagation | None = None) -> None:
+        """Register the hooks (as :func:`~xaikit.engine.run.run_engine`'s ``setup``); :meth:`detach` removes them."""
+        self.outputs.clear()
+        for name, module in self.modules.items():
+            self._handles.append(module.register_forward_hook(self._capture(name)))
+
+    def _capture(self, name: str) -> Any:
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            if name in self.outputs:
+                raise ModelError(
+                    f"layer {name!r} runs more than once per forward pass, so its relevance is not one "
+                    "tensor; name a module that runs once (for example a layer inside the shared block)"
+                )
+            if not isinstance(output, Tensor):
+                raise ModelError(f"layer {name!r} returns a {type(output).__name__}, not a tensor")
+            self.outputs[name] = output
+        return hook
+
+    def detach(self) -> None:
+        """Remove the hooks (the model is left as it was)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def graphs(self, prop: Propagation) -> list[Tensor]:
+        """The propagation graph each tapped output took part in, in the order of the names."""
+        missing = [name for name in self.modules if name not in self.outputs]
+        if missing:
+            raise ModelError(f"layer(s) {missing} did not run in the forward pass")
+        graphs = []
+        for name in self.modules:
+            output = self.outputs[name]
+            if not prop.carries(output):
+                raise ModelError(f"the output of layer {name!r} does not depend on the explained input")
+            graphs.append(prop.consumed_graph_of(output))
+        return graphs
+
+    def relevance(self, prop: Propagation, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
+        """Each layer's relevance from the gradients its graphs received.
+
+        Raises
+        ------
+        ModelError
+            If no relevance reached a layer although the output depends on it: its
+            propagation was folded into another (a convolution merged with the batch norm
+            after it), so relevance exists only at the folded layer's output.
+        """
+        out: dict[str, Tensor] = {}
+        for name, gradient in zip(self.modules, gradients, strict=True):
+            output = self.outputs[name]
+            if gradient is None:
+                raise ModelError(
+                    f"no relevance passes through layer {name!r}'s output: the engine folded it into the next "
+                    "layer (a batch norm merged into the convolution before it); name the batch norm instead, "
+                    "or pass merge_batchnorm=False"
+                )
+            out[name] = prop.relevance_of(gradient, prop.value_of(output)).detach()
+        return out
+
+    def extras(self, prop: Propagation, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
+        """:meth:`relevance` as the extras of an :class:`~xaikit.Explanation` (``layer:NAME``)."""
+        return {LAYER_PREFIX + name: value for name, value in self.relevance(prop, gradients).items()}
