@@ -11,6 +11,11 @@ Importing this package registers the methods under their names (see :func:`xaiki
 - reference methods: ``deeplift`` (Rescale and RevealCancel rules), ``deepshap``, ``rap``;
 - class activation maps on a named layer: ``grad_cam``, ``grad_cam_plus_plus``,
   ``guided_grad_cam``.
+
+Layer and neuron attributions (functions): :func:`layer_conductance` (and the total
+conductance), :func:`internal_influence`, :func:`neuron_conductance`,
+:func:`neuron_integrated_gradients`, :func:`neuron_guided_backprop`; :class:`NeuronOutput`
+makes any neuron the output of the model for every registered method.
 """
 
 from xaikit.gradients.backprop_rules import (
@@ -31,6 +36,15 @@ from xaikit.gradients.deeplift_rules import (
 from xaikit.gradients.expected import ExpectedGradients
 from xaikit.gradients.integrated import IntegratedGradients
 from xaikit.gradients.modified import DeconvNet, GuidedBackprop, RectGrad
+from xaikit.gradients.neurons import (
+    LayerAttribution,
+    NeuronOutput,
+    internal_influence,
+    layer_conductance,
+    neuron_conductance,
+    neuron_guided_backprop,
+    neuron_integrated_gradients,
+)
 from xaikit.gradients.noise_tunnel import NoiseTunnel
 from xaikit.gradients.quadrature import Quadrature
 from xaikit.gradients.rap import RAP, RapRule, rap_composite
@@ -52,7 +66,9 @@ __all__ = [
     "GuidedGradCam",
     "GuidedRule",
     "IntegratedGradients",
+    "LayerAttribution",
     "MaxPoolRule",
+    "NeuronOutput",
     "NoiseTunnel",
     "Quadrature",
     "RapRule",
@@ -63,6 +79,11 @@ __all__ = [
     "Saliency",
     "SmoothIntegratedGradients",
     "deeplift_composite",
+    "internal_influence",
+    "layer_conductance",
     "modified_gradient_composite",
+    "neuron_conductance",
+    "neuron_guided_backprop",
+    "neuron_integrated_gradients",
     "rap_composite",
 ]
