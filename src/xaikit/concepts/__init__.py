@@ -4,6 +4,8 @@
   channels of a layer, one heatmap per concept from one batched backward pass.
 - :func:`reference_samples`: relevance maximization (and activation maximization, for
   comparison): the samples of a data set where each concept is most relevant.
+- :func:`tcav`: testing with concept activation vectors (:func:`concept_vector`,
+  :func:`tcav_score`), with the t-test against random concepts.
 
 Relevance at any layer without conditioning is an option of LRP itself
 (``xaikit.explain(..., method="lrp", layers=[...])``).
@@ -11,5 +13,15 @@ Relevance at any layer without conditioning is an option of LRP itself
 
 from xaikit.concepts.crp import CRP
 from xaikit.concepts.maximization import ReferenceSamples, reference_samples
+from xaikit.concepts.tcav import ConceptVector, TCAVResult, concept_vector, tcav, tcav_score
 
-__all__ = ["CRP", "ReferenceSamples", "reference_samples"]
+__all__ = [
+    "CRP",
+    "ConceptVector",
+    "ReferenceSamples",
+    "TCAVResult",
+    "concept_vector",
+    "reference_samples",
+    "tcav",
+    "tcav_score",
+]

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -195,17 +196,34 @@ class _PathRun:
 
 def _run_path(
     model: nn.Module, inputs: Tensor, target: TargetLike, layer: str | nn.Module, baseline: BaselineLike,
-    nodes: Any, batch_size: int | None,
+    nodes: Any, batch_size: int | None, *, from_zero: bool = False,
 ) -> _PathRun:
     """Validate, resolve the target, and walk the path (model state guarded)."""
     check_batch_size(batch_size)
     x, base = _prepare(model, inputs, baseline)
+    if from_zero:
+        base = torch.zeros_like(x)
     with preserved_model_state(model):
         with torch.no_grad():
             resolved = as_target(target).resolve(model(x))
             ends = resolved.select(model(x)), resolved.select(model(base.contiguous()))
         name, hidden, gradient, _ = _path(model, layer, x, base, torch.from_numpy(nodes.copy()), resolved, batch_size)
     return _PathRun(name, hidden, gradient, ends[0].detach(), ends[1].detach(), resolved)
+
+
+def layer_gradients(
+    model: nn.Module, inputs: Tensor, target: TargetLike = None, *, layer: str | nn.Module,
+    batch_size: int | None = None,
+) -> tuple[str, Tensor, Tensor]:
+    """The activations of ``layer`` at ``inputs`` and the gradient of the explained output there.
+
+    Returns
+    -------
+    (str, torch.Tensor, torch.Tensor)
+        The layer's name, its activations and the gradients, ``(N, *layer_shape)`` each.
+    """
+    run = _run_path(model, inputs, target, layer, None, np.ones(1), batch_size, from_zero=True)
+    return run.name, run.hidden[0], run.gradient[0]
 
 
 def layer_conductance(
