@@ -46,6 +46,7 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "shapley": {"progress": False},
     "shapley_sampling": {"samples": 8, "progress": False},
     "smooth_integrated_gradients": {"samples": 2, "steps": 4},
+    "taylor": {"root": "nearest", "iterations": 3},
     "attention_rollout": {},
     "gradient_weighted_attention": {},
 }

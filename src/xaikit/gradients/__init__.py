@@ -50,6 +50,7 @@ from xaikit.gradients.quadrature import Quadrature
 from xaikit.gradients.rap import RAP, RapRule, rap_composite
 from xaikit.gradients.simple import GradientXInput, Saliency
 from xaikit.gradients.smooth_ig import SmoothIntegratedGradients
+from xaikit.gradients.taylor import Taylor
 
 __all__ = [
     "RAP",
@@ -78,6 +79,7 @@ __all__ = [
     "RevealCancelRule",
     "Saliency",
     "SmoothIntegratedGradients",
+    "Taylor",
     "deeplift_composite",
     "internal_influence",
     "layer_conductance",
