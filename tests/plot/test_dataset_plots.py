@@ -31,8 +31,11 @@ def test_spectrum_bars_are_the_eigenvalues(result) -> None:  # type: ignore[no-u
 def test_gallery_has_a_row_per_cluster(result) -> None:  # type: ignore[no-untyped-def]
     relevance, found = result
     figure = plot.cluster_gallery(found, relevance, prototypes=3)
-    assert len(figure.axes) == found.clusters * 4
-    assert sum(1 for a in figure.axes if a.images) == found.clusters * 4  # mean heatmaps and 3 prototypes each
+    heatmaps = [a for a in figure.axes if a.get_label() != "<colorbar>"]
+    assert len(heatmaps) == found.clusters * 4
+    assert sum(1 for a in heatmaps if a.images) == found.clusters * 4  # mean heatmaps and 3 prototypes each
+    (bar,) = [a for a in figure.axes if a.get_label() == "<colorbar>"]  # beside the mean heatmaps
+    assert bar.get_ylabel() == "relevance / each map's max |R|"
 
 
 def test_pooled_bars_are_the_group_means() -> None:

@@ -10,7 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from xaikit.plot._figure import new_axes, new_figure
-from xaikit.plot.colors import NEUTRAL_COLOR, POSITIVE_COLOR, sign_colors
+from xaikit.plot.colors import NEUTRAL_COLOR, POSITIVE_COLOR, relevance_cmap, sign_colors
+from xaikit.plot.grid import colour_bar, scale_label
 from xaikit.plot.heatmap import heatmap, input_image
 
 if TYPE_CHECKING:
@@ -96,6 +97,9 @@ def cluster_gallery(
                 axes.plot(sample.reshape(-1), color="black", linewidth=0.8)
                 axes.set_title(f"#{int(picks[column - 1])}", fontsize=8)
             axes.title.set_fontsize(8)
+    if result.mean_relevance.ndim > 2:  # heatmaps: say what full colour means
+        colour_bar(figure, list(grid[:, 0]), cmap=relevance_cmap(), positive_only=False,
+                   label=scale_label(None, None, 1.0), aspect=min(20, 8 * rows))
     figure.suptitle(title or "SpRAy clusters: mean explanation and prototypes")
     return figure
 

@@ -38,14 +38,14 @@ def _blank(axes: Axes) -> None:
         spine.set_visible(False)
 
 
-def _scale_label(shared: float | None, clip_percentile: float | None, gamma: float) -> str:
+def scale_label(shared: float | None, clip_percentile: float | None, gamma: float) -> str:
     """What full colour means: a row's shared scale, or each cell's own maximum (or percentile)."""
     own = "max |R|" if clip_percentile is None else f"{clip_percentile:g}th percentile of |R|"
     label = f"relevance / {shared:.3g}" if shared is not None else f"relevance / each map's {own}"
     return label + (f", gamma {gamma:g}" if gamma != 1.0 else "")
 
 
-def _colour_bar(figure: Figure, cells: Sequence[Axes], *, cmap: Colormap, positive_only: bool, label: str,
+def colour_bar(figure: Figure, cells: Sequence[Axes], *, cmap: Colormap, positive_only: bool, label: str,
                 aspect: float) -> None:
     """One colour bar beside ``cells`` (a row, or all heatmap rows), labelled with the scale."""
     norm = Normalize(vmin=0.0 if positive_only else -1.0, vmax=1.0)
@@ -160,12 +160,12 @@ def grid(
                 heatmap(attribution[index], cell, scale=scale, **style)
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center")
         if colorbar and shared_scale:
-            _colour_bar(figure, list(axes[row]), cmap=colour_map, positive_only=positive_only,
-                        label=_scale_label(scale, clip_percentile, gamma), aspect=8)
+            colour_bar(figure, list(axes[row]), cmap=colour_map, positive_only=positive_only,
+                        label=scale_label(scale, clip_percentile, gamma), aspect=8)
         row += 1
     if colorbar and not shared_scale:
-        _colour_bar(figure, list(axes[int(input_row):].flat), cmap=colour_map, positive_only=positive_only,
-                    label=_scale_label(None, clip_percentile, gamma), aspect=min(20, 8 * len(rows)))
+        colour_bar(figure, list(axes[int(input_row):].flat), cmap=colour_map, positive_only=positive_only,
+                    label=scale_label(None, clip_percentile, gamma), aspect=min(20, 8 * len(rows)))
     for cell in axes.flat:
         _blank(cell)
     if column_labels is not None:
