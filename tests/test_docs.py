@@ -172,6 +172,9 @@ def test_the_scraper_saves_each_new_figure_once(tmp_path: Path) -> None:
     scraper = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(scraper)
 
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # pyplot figures left open by earlier tests in this process would be scraped too
     one, two = Figure(), Figure()
     one.add_subplot().plot([0, 1])
     paths = (tmp_path / f"image_{i}.png" for i in range(10))
