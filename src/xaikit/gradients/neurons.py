@@ -205,8 +205,9 @@ def _run_path(
         base = torch.zeros_like(x)
     with preserved_model_state(model):
         with torch.no_grad():
-            resolved = as_target(target).resolve(model(x))
-            ends = resolved.select(model(x)), resolved.select(model(base.contiguous()))
+            out = model(x)
+            resolved = as_target(target).resolve(out)
+            ends = resolved.select(out), resolved.select(model(base.contiguous()))
         name, hidden, gradient, _ = _path(model, layer, x, base, torch.from_numpy(nodes.copy()), resolved, batch_size)
     return _PathRun(name, hidden, gradient, ends[0].detach(), ends[1].detach(), resolved)
 

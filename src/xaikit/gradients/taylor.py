@@ -31,11 +31,13 @@ def _values(model: Model, points: Tensor, resolved: ResolvedTarget) -> Tensor:
         return resolved.select(model(points))
 
 
-def _segment_root(model: Model, x: Tensor, reference: Tensor, resolved: ResolvedTarget, iterations: int) -> Tensor:
+def _segment_root(
+    model: Model, x: Tensor, f_x: Tensor, reference: Tensor, resolved: ResolvedTarget, iterations: int
+) -> Tensor:
     """The root of ``f`` on the segment ``reference -> x`` nearest to ``x`` (bisection; the
     reference itself where ``f`` does not change sign on the segment, with a warning)."""
     shape = (-1, *([1] * (x.ndim - 1)))
-    f_x, f_ref = _values(model, x, resolved), _values(model, reference, resolved)
+    f_ref = _values(model, reference, resolved)
     crossing = (f_x * f_ref) <= 0
     if not bool(crossing.all()):
         warnings.warn(
@@ -105,16 +107,17 @@ class Taylor(Explainer):
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         with torch.no_grad():
-            resolved = target.resolve(model(inputs))
+            logits = model(inputs)
+        resolved = target.resolve(logits)
+        output = resolved.select(logits)
         if isinstance(self.root, str) and self.root == "search":
-            root = _segment_root(model, inputs, as_baseline(self.reference, inputs, name="reference"), resolved,
-                                 self.iterations)
+            reference = as_baseline(self.reference, inputs, name="reference")
+            root = _segment_root(model, inputs, output, reference, resolved, self.iterations)
         elif isinstance(self.root, str) and self.root == "nearest":
             root = _nearest_root(model, inputs, resolved, self.iterations)
         else:
             root = as_baseline(None if self.root == "zero" else self.root, inputs, name="root").contiguous()
         gradient, root_output, _ = input_gradient(model, root, FixedTarget(resolved))
-        output = _values(model, inputs, resolved)
         relevance = gradient * (inputs - root)
         return Attribution(
             attribution=relevance.detach(), output=output, target=resolved,

@@ -15,7 +15,12 @@ from xaikit.report import Section
 TITLE = "Whole data sets: unmasking a Clever-Hans predictor with SpRAy"
 
 
-def _digits(context: DemoContext, section: Section, found: list[tuple[str, float, float, str, str]]) -> None:
+#: What one data set's analysis found: its name, SpRAy's purity and recall, the class the
+#: relevance screen ranks first, and the class that carries the artefact.
+Finding = tuple[str, float, float, str, str]
+
+
+def _digits(context: DemoContext, section: Section) -> Finding:
     from xaikit.analysis import artefact_relevance, pool_relevance, spray
     from xaikit.datasets import digits_with_artefact
     from xaikit.models import DigitsCNN
@@ -46,14 +51,14 @@ def _digits(context: DemoContext, section: Section, found: list[tuple[str, float
     add_spray(section, result, inputs=store.array("inputs"), flags=flags, flag_name="carries the mark",
               slug="clever-hans-digits")
     add_artefact_ranking(section, ranking, slug="clever-hans-digits-artefact")
-    found.append(("digits", purity, recall, str(ranking.groups[0]), str(data.artefact_class)))
     labels = np.where(flags, "3 with mark", "3 without mark")
     corner = {"corner (the mark's place)": np.broadcast_to(data.region, (1, 8, 8))}  # the rest: "other"
     pooled = pool_relevance(store.explanation(index=result.indices), corner, labels)
     add_pooled_relevance(section, pooled, slug="clever-hans-digits-pooled")
+    return "digits", purity, recall, str(ranking.groups[0]), str(data.artefact_class)
 
 
-def _series(context: DemoContext, section: Section, found: list[tuple[str, float, float, str, str]]) -> None:
+def _series(context: DemoContext, section: Section) -> Finding:
     from xaikit.analysis import Normalization, artefact_relevance, spray
     from xaikit.core.registry import make_method
     from xaikit.datasets import series_with_artefact
@@ -79,16 +84,14 @@ def _series(context: DemoContext, section: Section, found: list[tuple[str, float
     add_spray(section, result, inputs=data.x_test[torch.from_numpy(chosen)], flags=flags, flag_name="carries the spike",
               slug="clever-hans-series")
     add_artefact_ranking(section, ranking, slug="clever-hans-series-artefact")
-    found.append(("time series", purity, recall, str(ranking.groups[0]), str(data.artefact_class)))
+    return "time series", purity, recall, str(ranking.groups[0]), str(data.artefact_class)
 
 
 @register_section("clever-hans", TITLE, order=75, requires=("zarr",))
 def clever_hans_section(context: DemoContext) -> Section:
     """Plant an artefact, explain the whole test set into a store, and find it with SpRAy."""
     section = Section(TITLE)
-    found: list[tuple[str, float, float, str, str]] = []
-    _digits(context, section, found)
-    _series(context, section, found)
+    found = [_digits(context, section), _series(context, section)]
     flagged = [name for name, _, _, first, planted in found if first == planted]
     summary = "; ".join(f"{name}: purity {p:.0%}, recall {r:.0%}" for name, p, r, _, _ in found)
     section.add_conclusion(
