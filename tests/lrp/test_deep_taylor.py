@@ -100,3 +100,43 @@ def test_the_root_points_lie_where_dtd_wants_them() -> None:
         root = a - z / (v @ w1[:, k]) * v
         assert float(root @ w1[:, k]) == pytest.approx(0.0, abs=1e-12)
         assert bool(((root >= LOW - 1e-12) & (root <= HIGH + 1e-12)).all())
+
+
+def saturating_network(theta: float) -> nn.Sequential:
+    """Seed 003's saturation example ``f(x) = sum_i x_i - max(0, x_i - theta)`` (for ``x >= 0``) as the
+    two-layer rectifier network whose structure the lecture decomposes: hidden units ``relu(x_i)`` and
+    ``relu(x_i - theta)``, output weights ``+1`` and ``-1``."""
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1, bias=False)).to(DT).eval()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
+        model[0].bias.copy_(torch.tensor([0.0, 0.0, -theta, -theta]))
+        model[2].weight.copy_(torch.tensor([[1.0, 1.0, -1.0, -1.0]]))
+    return model
+
+
+@pytest.mark.parametrize("theta", [0.5, 1.0, 1.5])
+def test_the_lectures_saturation_example(theta: float) -> None:
+    """Seed 003 ("Taylor expansions: limitations"): at ``x = (2, 2)`` the function is saturated, so the
+    gradient and every first-order Taylor expansion are blind to it, while LRP with the lecture's rules
+    (``R_j = a_j v_j / sum_j a_j v_j R_out`` above, ``R_i = x_i w_ij / sum_i x_i w_ij R_j`` below, no bias
+    term) decomposes ``f(x) = 2 theta`` into ``theta`` per feature: each feature's own saturated
+    contribution ``min(x_i, theta)``, equal to its Shapley value and to integrated gradients from zero.
+
+    The lecture shows no figure for this example; it states the limitation and the fix. With the bias in
+    the denominator (zennit's and xaikit's default LRP-0/epsilon) the relevance of the saturated unit
+    goes to its bias ``-theta`` and the input relevance is ``2 - 2 = 0`` per feature: the lecture's rule
+    drops the bias from the denominator, which is z-plus with ``bias=False`` here (all ``x_i w_ij >= 0``).
+    """
+    model, x = saturating_network(theta), torch.tensor([[2.0, 2.0]], dtype=DT)
+    assert float(model(x).detach()) == pytest.approx(2 * theta)
+    assert torch.equal(xaikit.explain(model, x, 0, method="saliency").attribution, torch.zeros(1, 2, dtype=DT))
+    assert torch.equal(xaikit.explain(model, x, 0, method="gradient_x_input").attribution, torch.zeros(1, 2, dtype=DT))
+    taylor = xaikit.explain(model, x, 0, method="taylor", root="zero")
+    assert float(taylor.attribution.abs().sum()) == 0.0  # relu'(0) = 0: the expansion at the root sees nothing
+    lecture = Composite([(FirstLayer(), ZPlus(bias=False, epsilon=0.0)), (Kind("dense"), Epsilon(epsilon=0.0))], name="lecture")
+    decomposed = xaikit.explain(model, x, 0, method="lrp", composite=lecture)
+    torch.testing.assert_close(decomposed.attribution, torch.full((1, 2), theta, dtype=DT), rtol=1e-12, atol=1e-12)
+    ig = xaikit.explain(model, x, 0, method="integrated_gradients", steps=4, quadrature="riemann_middle")  # kinks at t = theta / 2: on no node
+    torch.testing.assert_close(ig.attribution, decomposed.attribution, rtol=1e-6, atol=1e-6)
+    absorbed = xaikit.explain(model, x, 0, method="lrp", composite=Composite([(Kind("dense"), Epsilon(epsilon=0.0))]))
+    torch.testing.assert_close(absorbed.attribution, torch.zeros(1, 2, dtype=DT), rtol=0, atol=1e-12)
