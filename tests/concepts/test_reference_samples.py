@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
-from xaikit.concepts import reference_samples
+from xaikit.concepts import reference_crops, reference_samples
 from xaikit.utils.errors import InputError
 
 DT = torch.float64
@@ -74,6 +76,36 @@ def test_heatmaps_of_a_concept_on_its_reference_samples() -> None:
     assert maps.attribution.shape == (3, 1, 8, 8)
     assert float(maps.attribution[..., 4:].abs().sum()) == 0.0  # nothing on the right half
     torch.testing.assert_close(maps.inputs, x[refs.by_relevance[0]])
+
+
+def test_reference_crops_frame_the_relevant_blob() -> None:
+    x, _ = blobs(0)
+    model = left_reader()
+    refs = reference_samples(model, x, "1", target=0, top_k=4)
+    crops = refs.crops(model, x, 0, 2, composite="epsilon")
+    assert crops.images.shape == (4, 1, 2, 2)
+    for image, corner, index in zip(crops.images, crops.corners, refs.by_relevance[0], strict=True):
+        row, column = (int(v) for v in corner)
+        assert column == 1 and x[index, 0, row, 1] > 0.4  # the 2x2 left blob, exactly
+        torch.testing.assert_close(image, x[index, :, row:row + 2, 1:3])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.integers(1, 6))
+def test_the_crop_holds_the_most_positive_relevance_of_all_windows(seed: int, height: int, width: int) -> None:
+    rng = np.random.default_rng(seed)
+    images, maps = (torch.from_numpy(rng.standard_normal((3, 2, 5, 6))) for _ in range(2))
+    crops = reference_crops(images, maps, (height, width))
+    positive = maps.clamp(min=0).sum(1)
+    for n in range(3):
+        sums = [(float(positive[n, r:r + height, c:c + width].sum()), r, c)
+                for r in range(5 - height + 1) for c in range(6 - width + 1)]
+        best = max(s for s, _, _ in sums)
+        row, column = (int(v) for v in crops.corners[n])
+        assert float(positive[n, row:row + height, column:column + width].sum()) == pytest.approx(best, rel=1e-12)
+        torch.testing.assert_close(crops.heatmaps[n], maps[n, :, row:row + height, column:column + width])
+    with pytest.raises(InputError, match="fit the images"):
+        reference_crops(images, maps, 7)
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -104,6 +104,83 @@ class ReferenceSamples:
         crp = CRP(self.layer, concepts=[concept], **crp_options)
         return crp(model, inputs, torch.as_tensor(self.targets[index]))
 
+    def crops(self, model: Model, data: Any, concept: int, size: int | tuple[int, int],
+              **crp_options: Any) -> ReferenceCrops:
+        """The part of each reference sample (by relevance) where ``concept`` is most relevant.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+        data : tensor or array-like
+            The samples scored, images ``(N, C, H, W)``.
+        concept : int
+            The channel.
+        size : int or (int, int)
+            The crop's height and width (at most the image's).
+        **crp_options
+            Passed to :class:`CRP` (composite, ...).
+
+        Returns
+        -------
+        ReferenceCrops
+        """
+        explanation = self.heatmaps(model, data, concept, **crp_options)
+        assert explanation.inputs is not None
+        return reference_crops(explanation.inputs, explanation.attribution, size)
+
+
+@dataclass(frozen=True)
+class ReferenceCrops:
+    """Crops of images around where a concept's relevance concentrates.
+
+    Attributes
+    ----------
+    images, heatmaps : torch.Tensor
+        ``(k, C, h, w)`` the cropped images and their cropped CRP heatmaps.
+    corners : torch.Tensor
+        ``(k, 2)`` the top-left pixel ``(row, column)`` of each crop in its image.
+    """
+
+    images: Tensor
+    heatmaps: Tensor
+    corners: Tensor
+
+
+def reference_crops(images: Tensor, heatmaps: Tensor, size: int | tuple[int, int]) -> ReferenceCrops:
+    """Crop each image to the ``size`` window holding the most positive relevance of its heatmap.
+
+    The window maximizes the sum of the positive relevance (over channels) inside it (the
+    first such window in row-major order on ties), found with a box filter in one pass.
+
+    Parameters
+    ----------
+    images, heatmaps : torch.Tensor
+        ``(k, C, H, W)`` images and their (CRP) heatmaps.
+    size : int or (int, int)
+        The window's height and width.
+
+    Returns
+    -------
+    ReferenceCrops
+    """
+    if images.ndim != 4 or heatmaps.shape != images.shape:
+        raise InputError(f"reference crops need images and heatmaps of one shape (k, C, H, W); got "
+                         f"{tuple(images.shape)} and {tuple(heatmaps.shape)}")
+    height, width = (size, size) if isinstance(size, int) else size
+    if not (0 < height <= images.shape[-2] and 0 < width <= images.shape[-1]):
+        raise InputError(f"crop size {(height, width)} must be positive and fit the images {tuple(images.shape[-2:])}")
+    positive = heatmaps.detach().clamp(min=0).sum(1, keepdim=True).double()
+    window = torch.nn.functional.avg_pool2d(positive, (height, width), stride=1).flatten(1)  # (k, positions)
+    best = window.argmax(1)
+    columns = images.shape[-1] - width + 1
+    corners = torch.stack([best // columns, best % columns], dim=1)
+    pick = [(slice(None), slice(int(r), int(r) + height), slice(int(c), int(c) + width)) for r, c in corners]
+    return ReferenceCrops(
+        images=torch.stack([images[n][box] for n, box in enumerate(pick)]),
+        heatmaps=torch.stack([heatmaps[n][box] for n, box in enumerate(pick)]),
+        corners=corners,
+    )
+
 
 def _top(scores: Tensor, index: Tensor, best: tuple[Tensor, Tensor] | None, k: int) -> tuple[Tensor, Tensor]:
     """Merge ``(C, n)`` new scores of samples ``index`` into the running ``(C, <=k)`` best."""

@@ -16,6 +16,9 @@ Functions
 - :func:`embedding_scatter`: a 2-D embedding coloured by a score.
 - :func:`eigenvalue_spectrum`, :func:`cluster_gallery`, :func:`pooled_relevance`:
   dataset-wide analyses (SpRAy, relevance pooling).
+- :func:`concept_heatmaps`, :func:`reference_gallery`, :func:`tcav_scores`,
+  :func:`layer_relevance_profile`: inside the network (CRP, relevance maximization,
+  TCAV, relevance at layers).
 - :func:`plot_explanation`: the picture that fits an explanation's shape
   (what :meth:`xaikit.Explanation.plot` calls).
 """
@@ -30,6 +33,12 @@ from xaikit.plot.colors import (
     POSITIVE_COLOR,
     relevance_cmap,
     sign_colors,
+)
+from xaikit.plot.concepts import (
+    concept_heatmaps,
+    layer_relevance_profile,
+    reference_gallery,
+    tcav_scores,
 )
 from xaikit.plot.curves import pixel_flipping_curves, randomization_curves
 from xaikit.plot.dataset import cluster_gallery, eigenvalue_spectrum, pooled_relevance
@@ -53,6 +62,7 @@ __all__ = [
     "POSITIVE_COLOR",
     "bars",
     "cluster_gallery",
+    "concept_heatmaps",
     "describe",
     "display_image",
     "eigenvalue_spectrum",
@@ -62,6 +72,7 @@ __all__ = [
     "heatmap",
     "heatmap_rgb",
     "input_image",
+    "layer_relevance_profile",
     "new_axes",
     "new_figure",
     "normalize_relevance",
@@ -71,11 +82,13 @@ __all__ = [
     "pooled_relevance",
     "randomization_curves",
     "reduce_channels",
+    "reference_gallery",
     "relevance_cmap",
     "relevance_scale",
     "rgb_to_png",
     "save_png",
     "sign_colors",
+    "tcav_scores",
     "time_series",
     "to_numpy",
     "token_relevance",

@@ -31,7 +31,8 @@ def _inputs_of(explanations: Mapping[str, Any]) -> Any:
     return None
 
 
-def _blank(axes: Axes) -> None:
+def blank_axes(axes: Axes) -> None:
+    """Hide the ticks and frame of ``axes`` (a picture cell)."""
     axes.set_xticks([])
     axes.set_yticks([])
     for spine in axes.spines.values():
@@ -167,7 +168,7 @@ def grid(
         colour_bar(figure, list(axes[int(input_row):].flat), cmap=colour_map, positive_only=positive_only,
                     label=scale_label(None, clip_percentile, gamma), aspect=min(20, 8 * len(rows)))
     for cell in axes.flat:
-        _blank(cell)
+        blank_axes(cell)
     if column_labels is not None:
         for col, text in enumerate(column_labels):
             axes[0, col].set_title(text, fontsize="small")
