@@ -9,15 +9,25 @@ input's, so the relevance of every tapped layer costs no extra pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from xaikit.core.explanation import LAYER_PREFIX
 from xaikit.core.wrappers import unwrapped
+from xaikit.engine.composite_protocol import RuleProvider
 from xaikit.engine.dispatch import Propagation
+from xaikit.engine.run import run_engine
 from xaikit.utils.errors import InputError, ModelError
+
+
+def checked_layers(layers: Sequence[str | nn.Module] | None) -> list[str | nn.Module]:
+    """``layers`` as a list (empty for ``None``), refusing a bare string (a common slip for ``[name]``)."""
+    if isinstance(layers, str):
+        raise InputError(f"layers must be a list of module names, got the string {layers!r}; pass [{layers!r}]")
+    return [] if layers is None else list(layers)
 
 
 def layer_modules(model: Any, layers: Sequence[str | nn.Module]) -> dict[str, nn.Module]:
@@ -65,6 +75,7 @@ class LayerTaps:
     def __init__(self, model: Any, layers: Sequence[str | nn.Module]) -> None:
         self.modules = layer_modules(model, layers)
         self.outputs: dict[str, Tensor] = {}
+        self._versions: dict[str, int] = {}
         self._handles: list[Any] = []
 
     def attach(self, prop: Propagation | None = None) -> None:
@@ -83,6 +94,7 @@ class LayerTaps:
             if not isinstance(output, Tensor):
                 raise ModelError(f"layer {name!r} returns a {type(output).__name__}, not a tensor")
             self.outputs[name] = output
+            self._versions[name] = output._version
         return hook
 
     def detach(self) -> None:
@@ -90,6 +102,27 @@ class LayerTaps:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+
+    def unmodified_outputs(self) -> list[Tensor]:
+        """The captured outputs, in the order of the names, for plain autograd (no engine).
+
+        Raises
+        ------
+        ModelError
+            If a layer did not run, or a later operation changed its output in place (its
+            gradient would then be that of the changed tensor).
+        """
+        missing = [name for name in self.modules if name not in self.outputs]
+        if missing:
+            raise ModelError(f"layer(s) {missing} did not run in the forward pass")
+        changed = [name for name in self.modules if self.outputs[name]._version != self._versions[name]]
+        if changed:
+            raise ModelError(
+                f"the output of layer(s) {changed} was changed in place by a later operation (an "
+                "activation with inplace=True), so its gradient is not that layer's; name the activation "
+                "after it, or build the model with inplace=False"
+            )
+        return [self.outputs[name] for name in self.modules]
 
     def graphs(self, prop: Propagation) -> list[Tensor]:
         """The propagation graph each tapped output took part in, in the order of the names."""
@@ -104,28 +137,71 @@ class LayerTaps:
             graphs.append(prop.consumed_graph_of(output))
         return graphs
 
-    def relevance(self, prop: Propagation, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
-        """Each layer's relevance from the gradients its graphs received.
+    def received(self, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
+        """The gradient each layer's graph received, by name (in the units the engine carries).
 
         Raises
         ------
         ModelError
-            If no relevance reached a layer although the output depends on it: its
-            propagation was folded into another (a convolution merged with the batch norm
-            after it), so relevance exists only at the folded layer's output.
+            If nothing reached a layer although the output depends on it: its propagation
+            was folded into another (a convolution merged with the batch norm after it), so
+            relevance exists only at the folded layer's output.
         """
         out: dict[str, Tensor] = {}
         for name, gradient in zip(self.modules, gradients, strict=True):
-            output = self.outputs[name]
             if gradient is None:
                 raise ModelError(
                     f"no relevance passes through layer {name!r}'s output: the engine folded it into the next "
                     "layer (a batch norm merged into the convolution before it); name the batch norm instead, "
                     "or pass merge_batchnorm=False"
                 )
-            out[name] = prop.relevance_of(gradient, prop.value_of(output)).detach()
+            out[name] = gradient.detach()
         return out
+
+    def relevance(self, prop: Propagation, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
+        """Each layer's relevance from the gradients its graphs received (see :meth:`received`)."""
+        return {name: prop.relevance_of(gradient, prop.value_of(self.outputs[name])).detach()
+                for name, gradient in self.received(gradients).items()}
+
+    def values(self, prop: Propagation) -> dict[str, Tensor]:
+        """Each tapped layer's output value in the last forward pass, by name."""
+        return {name: prop.value_of(output).detach() for name, output in self.outputs.items()}
+
+    def backward(self, prop: Propagation, leaf: Tensor, out: Tensor, grad_output: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The engine's backward pass from ``grad_output``: the gradient at the input and at each layer.
+
+        One pass serves all of them; for modified-gradient methods the layer gradients are the
+        modified gradients (DeepLIFT's multipliers) at the layers' outputs.
+        """
+        with torch.enable_grad():
+            gradient, *at_layers = torch.autograd.grad(prop.graph_of(out), [leaf, *self.graphs(prop)], grad_output,
+                                                       allow_unused=True)
+        return (torch.zeros_like(leaf) if gradient is None else gradient), self.received(at_layers)
 
     def extras(self, prop: Propagation, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
         """:meth:`relevance` as the extras of an :class:`~xaikit.Explanation` (``layer:NAME``)."""
         return {LAYER_PREFIX + name: value for name, value in self.relevance(prop, gradients).items()}
+
+
+def run_tapped(
+    model: Any,
+    inputs: Tensor,
+    rules: RuleProvider,
+    taps: LayerTaps | None,
+    *,
+    merge_batchnorm: bool = False,
+    setup: Callable[[Propagation], None] | None = None,
+) -> tuple[Propagation, Tensor, Tensor]:
+    """:func:`~xaikit.engine.run.run_engine` with ``taps`` capturing named layers (hooks removed after)."""
+    if taps is None:
+        return run_engine(model, inputs, rules, merge_batchnorm=merge_batchnorm, setup=setup)
+
+    def attach(prop: Propagation) -> None:
+        taps.attach(prop)
+        if setup is not None:
+            setup(prop)
+
+    try:
+        return run_engine(model, inputs, rules, merge_batchnorm=merge_batchnorm, setup=attach)
+    finally:
+        taps.detach()

@@ -299,7 +299,7 @@ class GuidedGradCam(_Cam):
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         cam, lg = self._cam(model, inputs, target)
-        guided, _, _ = modified_gradient(model, inputs, FixedTarget(lg.resolved), GuidedRule(), self.name)
+        guided, _, _, _ = modified_gradient(model, inputs, FixedTarget(lg.resolved), GuidedRule(), self.name)
         return Attribution(
             attribution=guided * upsample(cam, inputs, self.interpolation).to(inputs.dtype),
             output=lg.value,

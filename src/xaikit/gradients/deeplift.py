@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from xaikit.core.base import Attribution, Explainer, Model
+from xaikit.core.explanation import LAYER_PREFIX
 from xaikit.core.registry import register_method
 from xaikit.core.targets import ResolvedTarget, Target
-from xaikit.engine.run import run_engine
+from xaikit.engine.taps import LayerTaps, checked_layers, run_tapped
 from xaikit.gradients._common import (
     BaselineLike,
     FixedTarget,
@@ -65,6 +66,8 @@ class DeepLiftResult:
     output_delta: Tensor
     #: ``sum(|m_out * (out(x) - out(b))|)`` per sample: the size of the contributions at the output.
     output_scale: Tensor
+    #: Per tapped layer, its contributions ``m_a * (a(x) - a(b))``: they sum to what the input's do.
+    layers: dict[str, Tensor] = field(default_factory=dict)
 
 
 def deeplift_pass(
@@ -74,17 +77,21 @@ def deeplift_pass(
     resolve: Callable[[Tensor], ResolvedTarget],
     rule: str,
     epsilon: float,
+    layers: Sequence[str | nn.Module] = (),
 ) -> DeepLiftResult:
     """DeepLIFT of ``inputs`` against ``references`` (same shape) in one pass over ``[inputs; references]``.
 
-    ``resolve`` turns the model output at the inputs into the explained target.
+    ``resolve`` turns the model output at the inputs into the explained target; ``layers``
+    are also given their contributions, from the same backward pass.
     """
     composite, reveal = deeplift_composite(rule, epsilon, rows=2 * len(inputs))
     stacked = torch.cat([inputs.detach(), references.detach()])
-    prop, leaf, out = run_engine(
+    taps = LayerTaps(model, layers) if layers else None
+    prop, leaf, out = run_tapped(
         model,
         stacked,
         composite,
+        taps,
         merge_batchnorm=reveal is not None,  # RevealCancel needs the layer feeding each activation
         setup=None if reveal is None else reveal.bind,
     )
@@ -92,7 +99,15 @@ def deeplift_pass(
     values = out.detach()
     resolved = resolve(values[:n])
     start = secant_output_gradient(resolved, values[:n], values[n:])
-    multiplier = backward(prop, leaf, out, torch.cat([start, torch.zeros_like(start)]))[:n]
+    grad_output = torch.cat([start, torch.zeros_like(start)])
+    at_layers: dict[str, Tensor] = {}
+    if taps is None:
+        multiplier = backward(prop, leaf, out, grad_output)[:n]
+    else:
+        full, multipliers = taps.backward(prop, leaf, out, grad_output)
+        multiplier = full[:n]
+        activations = taps.values(prop)
+        at_layers = {k: (activations[k][:n] - activations[k][n:]) * m[:n] for k, m in multipliers.items()}
     contributions = (start * (values[:n] - values[n:])).reshape(n, -1).to(accumulator_dtype_of(values))
     return DeepLiftResult(
         attribution=(inputs.detach() - references.detach()) * multiplier,
@@ -102,6 +117,7 @@ def deeplift_pass(
         fallbacks=0 if reveal is None else reveal.fallbacks,
         output_delta=contributions.sum(1),
         output_scale=contributions.abs().sum(1),
+        layers=at_layers,
     )
 
 
@@ -138,6 +154,10 @@ class DeepLift(Explainer):
         What to do when the attributions do not sum to ``f(x) - f(b)`` beyond round-off:
         ``"warn"`` (a :class:`~xaikit.gradients.completeness.CompletenessWarning` with the gap, the likely cause and the
         fix), ``"raise"`` (a :class:`~xaikit.utils.errors.ModelError`) or ``"ignore"``.
+    layers : sequence of str or torch.nn.Module, optional
+        Also return the contributions ``m_a * (a(x) - a(b))`` of these layers' outputs
+        ``a`` (``Explanation.layer_relevance(name)``; Captum's ``LayerDeepLift``), from the
+        same backward pass; each layer's sum is ``f(x) - f(b)`` where summation-to-delta holds.
 
     Notes
     -----
@@ -161,6 +181,7 @@ class DeepLift(Explainer):
         multipliers: str = "rescale",
         epsilon: float = 1e-10,
         completeness: str = "warn",
+        layers: Sequence[str | nn.Module] | None = None,
     ) -> None:
         _check_rule(multipliers, epsilon)
         check_completeness_mode(completeness)
@@ -168,12 +189,14 @@ class DeepLift(Explainer):
         self.multipliers = multipliers
         self.epsilon = epsilon
         self.completeness = completeness
+        self.layers = checked_layers(layers)
 
     def attribute(self, model: Model, inputs: Tensor, target: Target) -> Attribution:
         ref = as_baseline(self.baseline, inputs)
-        result = deeplift_pass(model, inputs, ref, target.resolve, self.multipliers, self.epsilon)
+        result = deeplift_pass(model, inputs, ref, target.resolve, self.multipliers, self.epsilon, self.layers)
         output = result.f_input - result.f_reference
         extras = {
+            **{LAYER_PREFIX + name: value for name, value in result.layers.items()},
             "completeness_gap": output - result.attribution.flatten(1).sum(1),
             "f_input": result.f_input,
             "f_baseline": result.f_reference,

@@ -20,12 +20,11 @@ from xaikit.engine.dispatch import Propagation
 from xaikit.engine.kinds import OpKind
 from xaikit.engine.layer import LayerInfo, LinearOp
 from xaikit.engine.ops import LINEAR
-from xaikit.engine.run import run_engine
-from xaikit.engine.taps import LayerTaps
+from xaikit.engine.taps import LayerTaps, checked_layers, run_tapped
 from xaikit.rules.composite import Composite
 from xaikit.rules.presets import as_composite
 from xaikit.utils.batching import iter_batches
-from xaikit.utils.errors import InputError, ModelError
+from xaikit.utils.errors import ModelError
 from xaikit.utils.options import check_batch_size
 
 
@@ -49,12 +48,7 @@ def run_propagation(
     ``taps`` captures the outputs of named layers on the way (their hooks are removed
     before this returns).
     """
-    if taps is None:
-        return run_engine(model, inputs, composite.bind(model), merge_batchnorm=merge_batchnorm)
-    try:
-        return run_engine(model, inputs, composite.bind(model), merge_batchnorm=merge_batchnorm, setup=taps.attach)
-    finally:
-        taps.detach()
+    return run_tapped(model, inputs, composite.bind(model), taps, merge_batchnorm=merge_batchnorm)
 
 
 def logodds_graph(prop: Propagation, output: Tensor, index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -169,9 +163,7 @@ class LRP(Explainer):
         layers: Sequence[str | nn.Module] | None = None,
     ) -> None:
         check_batch_size(batch_size)
-        if isinstance(layers, str):
-            raise InputError(f"layers must be a list of module names, got the string {layers!r}; pass [{layers!r}]")
-        self.layers = None if layers is None else list(layers)
+        self.layers = checked_layers(layers) or None
         self.composite = composite
         self.merge_batchnorm = merge_batchnorm
         self.composite_options = composite_options

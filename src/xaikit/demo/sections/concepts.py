@@ -20,8 +20,8 @@ PROFILE_LAYERS = ["features.1", "features.3", "classifier.1", "classifier.2"]
 def _layers_and_concepts(context: DemoContext, section: Section) -> tuple[float, float, float]:
     """Relevance at layers, CRP heatmaps and reference samples; returns the completeness error,
     the mean top-k overlap of relevance and activation maximization, and the conservation gap."""
-    import xaikit
     from xaikit.concepts import reference_samples
+    from xaikit.core.registry import make_method
     from xaikit.models import load_digits_split
     from xaikit.report.concepts import (
         add_concept_heatmaps,
@@ -31,12 +31,12 @@ def _layers_and_concepts(context: DemoContext, section: Section) -> tuple[float,
 
     data = context.digits()
     model, x, y = data.model, data.x, data.y
-    profile = xaikit.explain(model, x, y, method="lrp", layers=PROFILE_LAYERS)
+    profile = make_method("lrp", layers=PROFILE_LAYERS)(model, x, y)
     add_layer_profile(section, profile, slug="inside-layers")
     gap = float((profile.layer_relevance("classifier.2").flatten(1).sum(1) - profile.output).abs().max())
 
-    crp = xaikit.explain(model, x, y, method="crp", layer=CONCEPT_LAYER, per_concept=True)
-    lrp = xaikit.explain(model, x, y, method="lrp")
+    crp = make_method("crp", layer=CONCEPT_LAYER, per_concept=True)(model, x, y)
+    lrp = make_method("lrp")(model, x, y)
     completeness = float((crp.extras["conditional_relevance"].sum(1) - lrp.attribution).abs().max())
     top = crp.extras["concept_relevance"].abs().sum(0).argsort(descending=True)[:5].tolist()
     add_concept_heatmaps(section, crp, concepts=top, column_labels=[f"digit {int(c)}" for c in y],
