@@ -89,3 +89,11 @@ def test_plain_gradients_refuse_a_layer_changed_in_place_and_bad_names() -> None
         xaikit.explain(cnn(), x, TARGET, method="deeplift", layers="3")
     with pytest.raises(InputError, match="not a module"):
         xaikit.explain(cnn(), x, TARGET, method="guided_backprop", layers=["features.9"])
+
+
+@pytest.mark.parametrize("method", ["lrp", "saliency", "deeplift"])
+def test_a_modules_input_tap_equals_the_output_tap_of_the_module_before(method: str) -> None:
+    model, x = cnn(3), inputs(6)
+    e = xaikit.explain(model, x, TARGET, method=method, layers=["5:input", "4"])  # Linear's input = Flatten's output
+    assert e.layers == ["5:input", "4"]
+    torch.testing.assert_close(e.layer_relevance("5:input"), e.layer_relevance("4"), rtol=0, atol=0)

@@ -77,7 +77,11 @@ class CRP(Explainer):
     ----------
     layer : str or torch.nn.Module
         The layer whose channels are the concepts: a name from ``model.named_modules()``
-        or the module itself.
+        or the module itself; ``"NAME:input"`` conditions on the module's input (the
+        concatenated heads entering ``self_attn.o_proj``, the MLP neurons entering
+        ``mlp.down_proj``; a head is the union of its ``head_dim`` channels). Behind a
+        residual connection the maps over all concepts add up to the relevance passing
+        through the layer, not to the LRP heatmap.
     concepts : int or sequence of int, optional
         The channels to condition on (all of the layer's by default). Without
         ``per_concept`` the heatmap is that of their union.

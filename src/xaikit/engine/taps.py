@@ -22,6 +22,10 @@ from xaikit.engine.dispatch import Propagation
 from xaikit.engine.run import run_engine
 from xaikit.utils.errors import InputError, ModelError
 
+#: A layer name ending in this taps the module's (first) input instead of its output:
+#: ``"attn.o_proj:input"`` is the concatenated attention heads before the output projection.
+INPUT_SUFFIX = ":input"
+
 
 def checked_layers(layers: Sequence[str | nn.Module] | None) -> list[str | nn.Module]:
     """``layers`` as a list (empty for ``None``), refusing a bare string (a common slip for ``[name]``)."""
@@ -32,7 +36,7 @@ def checked_layers(layers: Sequence[str | nn.Module] | None) -> list[str | nn.Mo
 
 def layer_modules(model: Any, layers: Sequence[str | nn.Module]) -> dict[str, nn.Module]:
     """The modules of ``model`` named ``layers`` (names as in ``model.named_modules()``, or the
-    modules themselves), keyed by their names.
+    modules themselves), keyed by their names (``NAME:input`` for a module's input, kept as given).
 
     Raises
     ------
@@ -50,6 +54,8 @@ def layer_modules(model: Any, layers: Sequence[str | nn.Module]) -> dict[str, nn
             found[names[id(layer)]] = layer
         elif isinstance(layer, str) and layer and layer in modules:
             found[layer] = modules[layer]
+        elif isinstance(layer, str) and layer.endswith(INPUT_SUFFIX) and layer[:-len(INPUT_SUFFIX)] in modules:
+            found[layer] = modules[layer[:-len(INPUT_SUFFIX)]]
         else:
             known = [n for n in modules if n][:12]
             shown = f"module {type(layer).__name__}" if isinstance(layer, nn.Module) else repr(layer)
@@ -69,11 +75,14 @@ class LayerTaps:
         The explained model (or a xaikit wrapper of it).
     layers : sequence of str or torch.nn.Module
         Module names, as in ``model.named_modules()``, or the modules; each must run once
-        per forward pass and return one tensor.
+        per forward pass and return one tensor. ``"NAME:input"`` taps the module's first
+        input instead (for example the attention heads entering an output projection).
     """
 
     def __init__(self, model: Any, layers: Sequence[str | nn.Module]) -> None:
         self.modules = layer_modules(model, layers)
+        named = {name for name, _ in unwrapped(model).named_modules()}
+        self._input_taps = {name for name in self.modules if name.endswith(INPUT_SUFFIX) and name not in named}
         self.outputs: dict[str, Tensor] = {}
         self._versions: dict[str, int] = {}
         self._handles: list[Any] = []
@@ -82,7 +91,12 @@ class LayerTaps:
         """Register the hooks (as :func:`~xaikit.engine.run.run_engine`'s ``setup``); :meth:`detach` removes them."""
         self.outputs.clear()
         for name, module in self.modules.items():
-            self._handles.append(module.register_forward_hook(self._capture(name)))
+            capture = self._capture(name)
+            if name in self._input_taps:
+                self._handles.append(module.register_forward_pre_hook(
+                    lambda m, args, capture=capture: capture(m, args, args[0] if args else None)))
+            else:
+                self._handles.append(module.register_forward_hook(capture))
 
     def _capture(self, name: str) -> Any:
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:

@@ -140,7 +140,9 @@ class LRP(Explainer):
         relevance is returned too, from the same backward pass:
         ``explanation.layer_relevance(name)``.
         Each equals the input relevance of the network above that layer explained on the
-        layer's activations; its sum is the output minus what the layers above absorbed.
+        layer's activations; its sum is the output minus what the layers above absorbed
+        (and what bypasses the layer, around a residual connection). ``"NAME:input"``
+        reads a module's input instead (the attention heads entering an output projection).
 
     Notes
     -----
