@@ -7,7 +7,8 @@
    ``is_grads_batched``) and, for scale, separate CRP calls per concept (timed on 16
    channels and scaled to 512).
 2. Relevance maximization throughput: :func:`xaikit.concepts.reference_samples` over the
-   digits test split (DigitsCNN, layer ``features.3``, 32 channels), samples per second.
+   digits test split (DigitsCNN, layer ``features.3``, 32 channels), samples per second, from
+   memory and from the inputs of a Zarr explanation store (``xaikit.explain_dataset``).
 
 Run::
 
@@ -17,6 +18,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 
 import torch
@@ -67,6 +69,14 @@ def main() -> None:
                    runs=2)
     print(f"\nrelevance maximization, DigitsCNN features.3, {len(x_test)} test digits: {seconds:.2f} s, "
           f"{len(x_test) / seconds:.0f} samples/s")
+    with tempfile.TemporaryDirectory() as folder:  # the same samples read batch by batch from a Zarr store
+        store = xaikit.explain_dataset(digits, x_test, "lrp", store=f"{folder}/digits.zarr", chunk_size=128,
+                                       progress=False)
+        inputs = store.array("inputs")
+        stored = best(lambda: reference_samples(digits, inputs, "features.3", top_k=8, batch_size=128,
+                                                progress=False), runs=2)
+    print(f"the same from the Zarr store of the explanations (inputs read per batch): {stored:.2f} s, "
+          f"{len(x_test) / stored:.0f} samples/s")
 
 
 if __name__ == "__main__":

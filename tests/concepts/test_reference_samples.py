@@ -68,6 +68,18 @@ def test_reference_samples_are_deterministic_and_independent_of_the_batch_size()
     np.testing.assert_allclose(first.relevance, again.relevance, rtol=1e-12)
 
 
+def test_reference_samples_read_a_zarr_array_batch_by_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    zarr = pytest.importorskip("zarr")
+    x, _ = blobs(2)
+    stored = zarr.create_array(str(tmp_path / "x.zarr"), shape=x.shape, chunks=(5, 1, 8, 8), dtype="float64")
+    stored[:] = x.numpy()
+    from_store = reference_samples(left_reader(), stored, "1", target=0, top_k=4, batch_size=5)
+    in_memory = reference_samples(left_reader(), x, "1", target=0, top_k=4, batch_size=5)
+    np.testing.assert_array_equal(from_store.by_relevance, in_memory.by_relevance)
+    maps = from_store.heatmaps(left_reader(), stored, 0, composite="epsilon")
+    torch.testing.assert_close(maps.inputs, x[from_store.by_relevance[0]])
+
+
 def test_heatmaps_of_a_concept_on_its_reference_samples() -> None:
     x, _ = blobs(0)
     model = left_reader()

@@ -100,7 +100,7 @@ class ReferenceSamples:
     def heatmaps(self, model: Model, data: Any, concept: int, **crp_options: Any) -> Explanation:
         """CRP heatmaps of ``concept`` on its reference samples (by relevance), for their targets."""
         index = self.by_relevance[concept]
-        inputs = torch.as_tensor(np.asarray(data[np.sort(index)]))[np.argsort(np.argsort(index))]
+        inputs = torch.as_tensor(np.stack([np.asarray(data[int(i)]) for i in index]))  # any sliceable store
         crp = CRP(self.layer, concepts=[concept], **crp_options)
         return crp(model, inputs, torch.as_tensor(self.targets[index]))
 
@@ -237,7 +237,7 @@ def reference_samples(
     check_batch_size(batch_size)
     if not isinstance(top_k, int) or top_k < 1:
         raise InputError(f"top_k must be a positive integer, got {top_k!r}")
-    n = len(data)
+    n = int(data.shape[0]) if hasattr(data, "shape") else len(data)  # a Zarr array has no len()
     if n == 0:
         raise InputError("data holds no samples")
     per_sample = None
