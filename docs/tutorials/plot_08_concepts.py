@@ -28,20 +28,20 @@ e = xaikit.explain(model, x[:4], y[:4], method="lrp", layers=["features.1", "fea
 for name in e.layers:
     print(name, tuple(e.layer_relevance(name).shape), e.layer_relevance(name).flatten(1).sum(1))
 print("explained logits", e.output)
+fig = xaikit.plot.layer_relevance_profile(e)
 
 # %%
 # Concepts: one heatmap per channel
 # ---------------------------------
 #
 # CRP masks the relevance at a layer to chosen channels and propagates on. The most
-# relevant channels of the first digit, each with its own heatmap, all from one batched
-# backward pass; over all channels the maps add up to the LRP heatmap.
+# relevant channels of the first digit, each with its own heatmap on three digits, all from
+# one batched backward pass; over all channels the maps add up to the LRP heatmap.
 
-crp = xaikit.explain(model, x[:1], y[:1], method="crp", layer="features.3", per_concept=True)
+crp = xaikit.explain(model, x[:3], y[:3], method="crp", layer="features.3", per_concept=True)
 ranking = crp.extras["concept_relevance"][0].argsort(descending=True)[:4]
-maps = {f"channel {int(c)}": crp.extras["conditional_relevance"][:, int(c)] for c in ranking}
-fig = xaikit.plot.grid(maps, x[:1])
-lrp = xaikit.explain(model, x[:1], y[:1], method="lrp")
+fig = xaikit.plot.concept_heatmaps(crp, concepts=ranking.tolist())
+lrp = xaikit.explain(model, x[:3], y[:3], method="lrp")
 print("completeness:", float((crp.extras["conditional_relevance"].sum(1) - lrp.attribution).abs().max()))
 
 # %%
@@ -54,9 +54,9 @@ print("completeness:", float((crp.extras["conditional_relevance"].sum(1) - lrp.a
 
 refs = reference_samples(model, x[:200], "features.3", top_k=6, progress=False)
 print("top-6 overlap of the two rankings, first 8 channels:", refs.overlap()[:8])
-channel = int(ranking[0])
-fig = xaikit.plot.grid({"by relevance": x[refs.by_relevance[channel]], "by activation": x[refs.by_activation[channel]]},
-                       x[refs.by_relevance[channel]], show_inputs=False)
+top = ranking[:3].tolist()
+fig = xaikit.plot.reference_gallery(refs, x, top, heatmaps={c: refs.heatmaps(model, x, c).attribution for c in top})
+fig = xaikit.plot.reference_gallery(refs, x, top, by="activation")
 
 # %%
 # Conductance of a layer's neurons
