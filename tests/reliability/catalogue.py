@@ -24,10 +24,12 @@ CLASSES = 3
 
 #: Options of every registered method on the catalogue's small models (kept cheap).
 METHOD_OPTIONS: dict[str, dict[str, Any]] = {
+    "contrastive_lrp": {"composite": "epsilon"},
     "crp": {"layer": "fc1", "composite": "epsilon", "per_concept": True},  # its module, in the model at hand
     "deconvnet": {},
     "deeplift": {},
     "deepshap": {"baselines": "background"},
+    "excitation_backprop": {},
     "expected_gradients": {"baselines": "background", "samples": 8},
     "grad_cam": {},
     "grad_cam_plus_plus": {},

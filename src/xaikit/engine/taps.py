@@ -151,8 +151,9 @@ class LayerTaps:
             graphs.append(prop.consumed_graph_of(output))
         return graphs
 
-    def received(self, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
-        """The gradient each layer's graph received, by name (in the units the engine carries).
+    def received(self, gradients: Sequence[Tensor | None], names: Sequence[str] | None = None) -> dict[str, Tensor]:
+        """The gradient each layer's graph received, by name (in the units the engine carries);
+        ``names`` (all, by default) are the layers the gradients belong to, in order.
 
         Raises
         ------
@@ -162,7 +163,7 @@ class LayerTaps:
             relevance exists only at the folded layer's output.
         """
         out: dict[str, Tensor] = {}
-        for name, gradient in zip(self.modules, gradients, strict=True):
+        for name, gradient in zip(self.modules if names is None else names, gradients, strict=True):
             if gradient is None:
                 raise ModelError(
                     f"no relevance passes through layer {name!r}'s output: the engine folded it into the next "
@@ -172,10 +173,11 @@ class LayerTaps:
             out[name] = gradient.detach()
         return out
 
-    def relevance(self, prop: Propagation, gradients: Sequence[Tensor | None]) -> dict[str, Tensor]:
+    def relevance(self, prop: Propagation, gradients: Sequence[Tensor | None],
+                  names: Sequence[str] | None = None) -> dict[str, Tensor]:
         """Each layer's relevance from the gradients its graphs received (see :meth:`received`)."""
         return {name: prop.relevance_of(gradient, prop.value_of(self.outputs[name])).detach()
-                for name, gradient in self.received(gradients).items()}
+                for name, gradient in self.received(gradients, names).items()}
 
     def values(self, prop: Propagation) -> dict[str, Tensor]:
         """Each tapped layer's output value in the last forward pass, by name."""
