@@ -44,6 +44,7 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "occlusion": {"progress": False},
     "rap": {},
     "rectgrad": {},
+    "rise": {"masks": 16, "cells": 2, "progress": False},
     "saliency": {},
     "shapley": {"progress": False},
     "shapley_sampling": {"samples": 8, "progress": False},

@@ -109,6 +109,7 @@ DIGITS_OPTIONS: dict[str, dict[str, Any]] = {
     "shapley_sampling": {"groups": _patches(2), "samples": 50},
     "kernel_shap": {"groups": _patches(2), "samples": 1000},
     "lime": {"groups": _patches(2), "samples": 1000},
+    "rise": {"masks": 2000, "cells": 4},
 }
 
 #: Fewer samples in ``--quick`` runs.
@@ -119,6 +120,7 @@ QUICK_OPTIONS: dict[str, dict[str, Any]] = {
     "kernel_shap": {"samples": 300},
     "lime": {"samples": 300},
     "noise_tunnel": {"samples": 10},
+    "rise": {"masks": 500},
 }
 
 #: Reference data for methods that accept these options and would otherwise need them.

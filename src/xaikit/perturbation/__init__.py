@@ -6,7 +6,8 @@ Registered methods (use with :func:`xaikit.explain`):
 - ``"shapley"``: exact Shapley values of feature groups (at most 20 groups);
 - ``"shapley_sampling"``: permutation sampling (ApproShapley) with antithetic pairs;
 - ``"kernel_shap"``: KernelSHAP, Shapley-kernel weighted regression on coalitions;
-- ``"lime"``: kernel-weighted ridge surrogate on feature groups.
+- ``"lime"``: kernel-weighted ridge surrogate on feature groups;
+- ``"rise"``: RISE, the output averaged over random smooth masks (:class:`RISE`, :class:`MaskSampler`).
 
 All take a ``baseline`` (:class:`Background` for a reference data set, or any
 :class:`Removal`: :class:`Constant`, :class:`Blur`, :class:`Inpaint`, :class:`Uniform`,
@@ -37,9 +38,11 @@ from xaikit.perturbation.maximization import MaximizationResult, activation_maxi
 from xaikit.perturbation.occlusion import Occlusion
 from xaikit.perturbation.priors import GaussianMixturePrior, GaussianPrior
 from xaikit.perturbation.removal import Blur, Constant, Inpaint, Removal, Uniform
+from xaikit.perturbation.rise import RISE, MaskSampler
 from xaikit.perturbation.shapley import ShapleySampling, ShapleyValues, exact_shapley
 
 __all__ = [
+    "RISE",
     "Background",
     "Blur",
     "ColumnGroups",
@@ -50,6 +53,7 @@ __all__ = [
     "Inpaint",
     "KernelShap",
     "Lime",
+    "MaskSampler",
     "MaximizationResult",
     "Occlusion",
     "Patches",

@@ -64,7 +64,8 @@ def replace(x: Tensor, mask: Tensor, fill: Tensor, expectation: bool = False) ->
     x : torch.Tensor
         Inputs ``(B, ...)``.
     mask : torch.Tensor
-        Bool, true where an element is removed; broadcastable to ``x``.
+        Bool, true where an element is removed; broadcastable to ``x``. A floating mask
+        is the removed share of each element (``x + mask * (fill - x)``: RISE's soft masks).
     fill : torch.Tensor
         Replacement values of ``x``'s shape (broadcastable), or ``(M, ...)`` rows of one
         input's shape when ``expectation`` is true.
@@ -76,6 +77,11 @@ def replace(x: Tensor, mask: Tensor, fill: Tensor, expectation: bool = False) ->
     torch.Tensor
         ``x``'s shape; ``(B, M, ...)`` for an expectation: each input completed by every row.
     """
+    if mask.is_floating_point():
+        share = mask.to(x.dtype)
+        if expectation:
+            return x[:, None] + share[:, None] * (fill[None] - x[:, None])
+        return x + share * (fill - x)
     if expectation:
         return torch.where(mask[:, None], fill[None], x[:, None])
     return torch.where(mask, fill, x)
