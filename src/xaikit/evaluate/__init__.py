@@ -18,7 +18,8 @@ One call runs a chosen set of metrics for several methods:
 
 Faithfulness
     :func:`pixel_flipping`, :func:`region_perturbation`, :func:`faithfulness_correlation`,
-    :func:`sensitivity_n`; removal by :class:`Constant`, :class:`Blur`, :class:`Inpaint`
+    :func:`sensitivity_n`, :func:`road` (remove and debias: noisy linear imputation);
+    removal by :class:`Constant`, :class:`Blur`, :class:`Inpaint`
     (biharmonic, scikit-image), :class:`Uniform` noise or the expectation over a
     :class:`~xaikit.perturbation.Background` set (:mod:`xaikit.perturbation.removal`, the
     replacements the perturbation explainers take as ``baseline``).
@@ -85,6 +86,7 @@ from xaikit.evaluate.registry import (
     register_metric,
     unregister_metric,
 )
+from xaikit.evaluate.road import ROAD_FRACTIONS, RoadResult, road
 from xaikit.evaluate.runner import DEFAULT_METRICS, EvaluationResult, evaluate
 from xaikit.evaluate.runtime import explanation_rate
 from xaikit.evaluate.similarity import (
@@ -110,6 +112,7 @@ from xaikit.perturbation.removal import (
 __all__ = [
     "DEFAULT_METRICS",
     "METRICS",
+    "ROAD_FRACTIONS",
     "SIMILARITIES",
     "Blur",
     "ClassSensitivityResult",
@@ -124,6 +127,7 @@ __all__ = [
     "MethodSpec",
     "RandomizationResult",
     "Removal",
+    "RoadResult",
     "Scores",
     "SensitivityNResult",
     "SubsetResult",
@@ -160,6 +164,7 @@ __all__ = [
     "reinitialize",
     "relevance_mass_accuracy",
     "relevance_rank_accuracy",
+    "road",
     "scale_unit",
     "segmentation_scores",
     "sensitivity_n",

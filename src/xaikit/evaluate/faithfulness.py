@@ -133,6 +133,7 @@ def pixel_flipping(
     order: str = "morf",
     step: int = 1,
     max_fraction: float = 1.0,
+    fractions: Sequence[float] | None = None,
     patch: int | Sequence[int] | None = None,
     groups: Any = None,
     channels: str = "auto",
@@ -161,6 +162,9 @@ def pixel_flipping(
         Features removed per step.
     max_fraction : float
         Stop after removing this fraction of the features.
+    fractions : sequence of float, optional
+        Remove these fractions of the features (rounded to whole features, ascending, in
+        ``(0, 1]``) instead of ``step`` features at a time; the curve starts at 0 removed.
     patch : int or sequence of int, optional
         Remove square patches of this side instead of single pixels (region
         perturbation); patches are ranked by their summed relevance.
@@ -219,9 +223,7 @@ def pixel_flipping(
         rank = torch.empty_like(ranking).scatter_(
             1, ranking, torch.arange(n_groups, device=xs.device).expand_as(ranking)
         )
-        limit = min(n_groups, int(np.ceil(max_fraction * n_groups - 1e-9)))
-        last = -(-limit // step)
-        counts = torch.clamp(torch.arange(last + 1, device=xs.device) * step, max=limit)
+        counts = _removal_counts(n_groups, step, max_fraction, fractions).to(xs.device)
         engine = MaskedForward(
             model, xs, as_removal(removal), rt, batch_size, generator=generator, progress=progress
         )
@@ -237,6 +239,18 @@ def pixel_flipping(
         fractions=removed / n_groups,
         curves=to_numpy(values.T),
     )
+
+
+def _removal_counts(n_groups: int, step: int, max_fraction: float, fractions: Sequence[float] | None) -> Tensor:
+    """The numbers of features removed at the points of a curve (starting with 0)."""
+    if fractions is None:
+        limit = min(n_groups, int(np.ceil(max_fraction * n_groups - 1e-9)))
+        last = -(-limit // step)
+        return torch.clamp(torch.arange(last + 1) * step, max=limit)
+    chosen = np.asarray(list(fractions), dtype=np.float64)
+    if chosen.ndim != 1 or len(chosen) == 0 or not np.all((chosen > 0) & (chosen <= 1)) or np.any(np.diff(chosen) <= 0):
+        raise ValueError(f"fractions must be ascending numbers in (0, 1], got {list(fractions)!r}")
+    return torch.from_numpy(np.concatenate([[0], np.rint(chosen * n_groups).astype(np.int64)]))
 
 
 def region_perturbation(

@@ -30,6 +30,7 @@ from xaikit.evaluate.localization import (
 )
 from xaikit.evaluate.randomization import class_sensitivity, model_randomization
 from xaikit.evaluate.registry import Context, Metric, Scores, get_metric, register_metric
+from xaikit.evaluate.road import road
 from xaikit.evaluate.runtime import explanation_rate
 from xaikit.evaluate.specs import MethodsLike, method_specs
 from xaikit.utils.options import accepts_old_names, check_options
@@ -69,6 +70,21 @@ def _region_perturbation(ctx: Context) -> Scores:
     spatial = ctx.x.shape[2:] if ctx.x.ndim >= 3 else ctx.x.shape[1:]
     options = {"patch": max(1, min(4, *[s // 2 for s in spatial])), "removal": "uniform", **ctx.options}
     return _pixel_flipping(Context(**{**ctx.__dict__, "options": options}))
+
+
+@register_metric("road", options=(road,))
+def _road(ctx: Context) -> Scores:
+    out = Scores()
+    if ctx.x.ndim < 3:  # tabular: no neighbours to impute from; one NaN row says why
+        out.add("gap", float("nan"), detail="not applicable: ROAD imputes from neighbours (series, images)")
+        return out
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
+    result = road(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    out.raw["road"] = result
+    out.add("auc_morf", result.morf.auc)
+    out.add("auc_lerf", result.lerf.auc)
+    out.add("gap", result.gap)
+    return out
 
 
 @register_metric("faithfulness_correlation", options=(faithfulness_correlation,))

@@ -10,7 +10,7 @@ Registered methods (use with :func:`xaikit.explain`):
 - ``"rise"``: RISE, the output averaged over random smooth masks (:class:`RISE`, :class:`MaskSampler`).
 
 All take a ``baseline`` (:class:`Background` for a reference data set, or any
-:class:`Removal`: :class:`Constant`, :class:`Blur`, :class:`Inpaint`, :class:`Uniform`,
+:class:`Removal`: :class:`Constant`, :class:`Blur`, :class:`Inpaint`, :class:`Uniform`, :class:`NoisyLinear`,
 the replacements the evaluation metrics take as ``removal``) and, except the
 sliding-window occlusion, feature ``groups`` (:class:`Patches`, :class:`Superpixels`,
 :class:`ColumnGroups`, an integer mask). All evaluate their perturbed inputs with one
@@ -32,6 +32,7 @@ from xaikit.perturbation.groups import (
     patch_labels,
     resolve_groups,
 )
+from xaikit.perturbation.imputation import NoisyLinear, linear_imputation
 from xaikit.perturbation.kernel_shap import KernelShap
 from xaikit.perturbation.lime import Lime
 from xaikit.perturbation.maximization import MaximizationResult, activation_maximization
@@ -55,6 +56,7 @@ __all__ = [
     "Lime",
     "MaskSampler",
     "MaximizationResult",
+    "NoisyLinear",
     "Occlusion",
     "Patches",
     "Removal",
@@ -64,6 +66,7 @@ __all__ = [
     "Uniform",
     "activation_maximization",
     "exact_shapley",
+    "linear_imputation",
     "patch_labels",
     "resolve_groups",
 ]

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: The names :func:`as_removal` accepts (besides their aliases).
-REMOVALS = ("constant", "blur", "inpaint", "uniform")
+REMOVALS = ("constant", "blur", "inpaint", "uniform", "noisy_linear")
 
 
 def replace(x: Tensor, mask: Tensor, fill: Tensor, expectation: bool = False) -> Tensor:
@@ -386,7 +386,8 @@ def as_removal(removal: Any) -> Removal:
     Parameters
     ----------
     removal : str, float, tensor or Removal
-        ``"constant"`` (zero), ``"blur"``, ``"inpaint"``, ``"uniform"``; a number or a
+        ``"constant"`` (zero), ``"blur"``, ``"inpaint"``, ``"uniform"``, ``"noisy_linear"``
+        (ROAD's imputation, :class:`~xaikit.perturbation.imputation.NoisyLinear`); a number or a
         tensor broadcastable to one input (a constant); or a :class:`Removal` (for
         example :class:`~xaikit.perturbation.Background` for the expectation over a
         background set).
@@ -416,6 +417,10 @@ def as_removal(removal: Any) -> Removal:
             return Inpaint()
         if key in ("uniform", "noise", "random"):
             return Uniform()
+        if key in ("noisy_linear", "linear", "road"):
+            from xaikit.perturbation.imputation import NoisyLinear  # it builds on this module
+
+            return NoisyLinear()
     raise ValueError(
         f"unknown removal {removal!r}; use one of {', '.join(REMOVALS)}, a number or a tensor "
         "(a constant), or a xaikit.evaluate.Removal object"
