@@ -69,6 +69,16 @@ def test_the_automatic_batch_follows_the_activations_not_the_input() -> None:
     assert auto_batch_size(up, x, copies=4) == rows // 4
 
 
+def test_weights_do_not_count_as_activations() -> None:
+    """A wide dense layer's transposed weight (512 x 64) is larger than any activation of one row;
+    counted, it would cut the automatic batch 16-fold."""
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(512, 64), nn.ReLU(),
+                          nn.Linear(64, 3)).eval()
+    x = torch.rand(4, 1, 8, 8)
+    assert activation_elements(model, x) == 8 * 8 * 8  # the convolution's output per row
+    assert auto_batch_size(model, x) == ACTIVATION_BUDGET // 512
+
+
 def test_forward_batches_agree_with_one_pass() -> None:
     model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double().eval()
     x = torch.rand(11, 5, dtype=torch.float64)

@@ -23,7 +23,7 @@ from xaikit.core.base import Model
 from xaikit.core.targets import TargetLike
 from xaikit.evaluate._common import AttributionLike
 from xaikit.evaluate.faithfulness import FlippingResult, pixel_flipping
-from xaikit.perturbation.imputation import NoisyLinear
+from xaikit.perturbation.removal import NoisyLinear
 
 __all__ = ["ROAD_FRACTIONS", "RoadResult", "road"]
 

@@ -32,13 +32,13 @@ from xaikit.perturbation.groups import (
     patch_labels,
     resolve_groups,
 )
-from xaikit.perturbation.imputation import NoisyLinear, linear_imputation
+from xaikit.perturbation.imputation import linear_imputation
 from xaikit.perturbation.kernel_shap import KernelShap
 from xaikit.perturbation.lime import Lime
 from xaikit.perturbation.maximization import MaximizationResult, activation_maximization
 from xaikit.perturbation.occlusion import Occlusion
 from xaikit.perturbation.priors import GaussianMixturePrior, GaussianPrior
-from xaikit.perturbation.removal import Blur, Constant, Inpaint, Removal, Uniform
+from xaikit.perturbation.removal import Blur, Constant, Inpaint, NoisyLinear, Removal, Uniform
 from xaikit.perturbation.rise import RISE, MaskSampler
 from xaikit.perturbation.shapley import ShapleySampling, ShapleyValues, exact_shapley
 

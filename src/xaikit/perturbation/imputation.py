@@ -1,4 +1,5 @@
-"""Noisy linear imputation (Rong et al., ICML 2022, the removal of ROAD).
+"""Linear imputation (Rong et al., ICML 2022): the solver behind ROAD's removal,
+:class:`~xaikit.perturbation.removal.NoisyLinear`.
 
 Every removed element is set to the weighted mean of its neighbours (direct neighbours
 weigh 1/6, diagonal ones 1/12 in images; the two neighbours 1/2 in series), where the
@@ -12,17 +13,9 @@ information about *where* pixels were removed, which is what lets ROAD avoid ret
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
-import torch
-from torch import Tensor
 
-from xaikit.perturbation.removal import Removal
-from xaikit.utils.errors import InputError
-
-__all__ = ["NoisyLinear", "linear_imputation"]
+__all__ = ["linear_imputation"]
 
 #: Neighbour offsets and weights: images (row, column), series (time).
 STENCIL_2D = (((-1, 0), 1 / 6), ((1, 0), 1 / 6), ((0, -1), 1 / 6), ((0, 1), 1 / 6),
@@ -83,39 +76,3 @@ def linear_imputation(values: np.ndarray, removed: np.ndarray) -> np.ndarray:
                         shape=(count, count))
     out[tuple(positions.T)] = spsolve(matrix, rhs)
     return out
-
-
-@dataclass(frozen=True)
-class NoisyLinear(Removal):
-    """Noisy linear imputation: ROAD's removal (Rong et al., 2022).
-
-    Removed elements become the weighted mean of their neighbours (solved jointly, see
-    :mod:`xaikit.perturbation.imputation`), plus Gaussian noise. Each channel is imputed
-    on its own (images: the masks of the metrics remove all channels of a pixel alike).
-
-    Parameters
-    ----------
-    noise : float
-        Standard deviation of the noise added to imputed values (ROAD's default 0.01, in
-        the units of the inputs); 0 gives plain linear imputation.
-    """
-
-    depends_on_mask: ClassVar[bool] = True
-    noise: float = 0.01
-
-    def __post_init__(self) -> None:
-        if not self.noise >= 0:
-            raise InputError(f"noise must be >= 0, got {self.noise!r}")
-
-    def fill(self, x: Tensor, mask: Tensor, generator: torch.Generator) -> Tensor:
-        if x.ndim not in (3, 4):
-            raise InputError(
-                f"noisy linear imputation needs neighbouring elements: series (N, C, T) or images (N, C, H, W), "
-                f"got inputs of shape {tuple(x.shape)}; use removal='constant' or a Background for tabular data"
-            )
-        planes = x.detach().to("cpu", torch.float64).reshape(-1, *x.shape[2:]).numpy()
-        removed = mask.detach().cpu().expand(x.shape).reshape(-1, *x.shape[2:]).numpy()
-        imputed = torch.from_numpy(linear_imputation(planes, removed)).reshape(x.shape)
-        if self.noise > 0:
-            imputed = imputed + self.noise * torch.randn(x.shape, generator=generator, dtype=torch.float64)
-        return imputed.to(device=x.device, dtype=x.dtype)
