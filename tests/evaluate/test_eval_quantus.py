@@ -19,7 +19,12 @@ import torch
 from _models import seeded_digits_cnn
 
 import xaikit
-from xaikit.evaluate import model_randomization, pixel_flipping
+from xaikit.evaluate import (
+    efficient_model_randomization,
+    histogram_entropy,
+    model_randomization,
+    pixel_flipping,
+)
 
 
 @contextmanager
@@ -136,3 +141,29 @@ def test_pixel_flipping_and_mprt_match_quantus_beyond_images(kind: str) -> None:
     )
     for k, layer in enumerate(randomized.layers):
         np.testing.assert_allclose(randomized.scores["spearman_abs"][0, k], mprt[layer], atol=1e-5, rtol=0)
+
+
+def test_histogram_entropy_is_quantus_discrete_entropy() -> None:
+    from quantus.functions.complexity_func import discrete_entropy
+
+    maps = np.random.default_rng(0).standard_normal((5, 1, 8, 8)) ** 3
+    for bins in (100, 37):
+        theirs = [discrete_entropy(a=m, x=m, n_bins=bins) for m in maps]
+        np.testing.assert_allclose(histogram_entropy(maps, bins=bins), theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["gradient_x_input", "lrp"])
+def test_emprt_matches_quantus_efficient_mprt(method: str) -> None:
+    model, x, y = _setup(4)
+
+    def fn(model: torch.nn.Module, inputs: np.ndarray, targets: np.ndarray, **_: Any) -> np.ndarray:
+        return xaikit.explain(model, torch.as_tensor(inputs), torch.as_tensor(targets), method=method).numpy()
+
+    with _quantus_sandbox():
+        metric = quantus.EfficientMPRT(layer_order="bottom_up", seed=42, complexity_func_kwargs={"n_bins": 100},
+                                       disable_warnings=True, display_progressbar=False)
+        # softmax=True: Quantus also takes the entropy of the predictions, which needs probabilities
+        theirs = metric(model=model, x_batch=x.numpy(), y_batch=y.numpy(), a_batch=None, explain_func=fn,
+                        softmax=True)
+    ours = efficient_model_randomization(model, x, method, y, order="bottom_up", seed=43, seed_per_layer=False)
+    np.testing.assert_allclose(ours.scores, theirs, rtol=1e-9, atol=1e-12)

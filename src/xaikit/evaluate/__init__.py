@@ -24,8 +24,10 @@ Faithfulness
     :class:`~xaikit.perturbation.Background` set (:mod:`xaikit.perturbation.removal`, the
     replacements the perturbation explainers take as ``baseline``).
 Randomization
-    :func:`model_randomization` (cascading or independent), :func:`class_sensitivity`
-    (random logit), :func:`randomized_models`.
+    :func:`model_randomization` (cascading or independent), its repairs
+    :func:`efficient_model_randomization` (eMPRT: rise in explanation entropy) and
+    :func:`smooth_model_randomization` (sMPRT: on denoised explanations),
+    :func:`class_sensitivity` (random logit), :func:`randomized_models`.
 Similarity
     :func:`ssim`, :func:`spearman`, :func:`pearson`, :func:`hog_similarity`.
 Complexity
@@ -86,6 +88,12 @@ from xaikit.evaluate.registry import (
     register_metric,
     unregister_metric,
 )
+from xaikit.evaluate.revisited import (
+    EfficientRandomizationResult,
+    efficient_model_randomization,
+    histogram_entropy,
+    smooth_model_randomization,
+)
 from xaikit.evaluate.road import ROAD_FRACTIONS, RoadResult, road
 from xaikit.evaluate.runner import DEFAULT_METRICS, EvaluationResult, evaluate
 from xaikit.evaluate.runtime import explanation_rate
@@ -120,6 +128,7 @@ __all__ = [
     "Constant",
     "Context",
     "ContinuityResult",
+    "EfficientRandomizationResult",
     "EvaluationResult",
     "FlippingResult",
     "Inpaint",
@@ -137,6 +146,7 @@ __all__ = [
     "class_sensitivity",
     "completeness_gap",
     "continuity",
+    "efficient_model_randomization",
     "entropy",
     "evaluate",
     "explanation_rate",
@@ -145,6 +155,7 @@ __all__ = [
     "gaussian_blur",
     "gini",
     "heatmap_image",
+    "histogram_entropy",
     "hog_similarity",
     "implementation_invariance",
     "input_invariance",
@@ -168,6 +179,7 @@ __all__ = [
     "scale_unit",
     "segmentation_scores",
     "sensitivity_n",
+    "smooth_model_randomization",
     "spearman",
     "ssim",
     "to_map",

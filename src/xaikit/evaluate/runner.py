@@ -28,8 +28,13 @@ from xaikit.evaluate.localization import (
     relevance_rank_accuracy,
     segmentation_scores,
 )
-from xaikit.evaluate.randomization import class_sensitivity, model_randomization
+from xaikit.evaluate.randomization import (
+    RandomizationResult,
+    class_sensitivity,
+    model_randomization,
+)
 from xaikit.evaluate.registry import Context, Metric, Scores, get_metric, register_metric
+from xaikit.evaluate.revisited import efficient_model_randomization, smooth_model_randomization
 from xaikit.evaluate.road import road
 from xaikit.evaluate.runtime import explanation_rate
 from xaikit.evaluate.specs import MethodsLike, method_specs
@@ -107,6 +112,16 @@ def _sensitivity_n(ctx: Context) -> Scores:
     return out
 
 
+def _layer_scores(out: Scores, result: RandomizationResult) -> Scores:
+    """Each similarity per randomized layer (mean over seeds and samples), and after the last layer."""
+    for name, values in result.scores.items():
+        per_layer = np.nanmean(values, axis=0)
+        for k, layer in enumerate(result.layers):
+            out.add(name, per_layer[k], detail=layer)
+        out.add(f"{name}_last", per_layer[-1])
+    return out
+
+
 def _randomization(order: str) -> Metric:
     """The randomization metric for one layer ``order``."""
 
@@ -118,15 +133,34 @@ def _randomization(order: str) -> Metric:
             ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target, order=order,
             method_options=ctx.spec.options, attribution=ctx.attribution, **opts,
         )
-        out = Scores(raw={"randomization": result})
-        for name, values in result.scores.items():
-            per_layer = np.nanmean(values, axis=0)
-            for k, layer in enumerate(result.layers):
-                out.add(name, per_layer[k], detail=layer)
-            out.add(f"{name}_last", per_layer[-1])
-        return out
+        return _layer_scores(Scores(raw={"randomization": result}), result)
 
     return metric
+
+
+@register_metric("emprt", options=(efficient_model_randomization,))
+def _emprt(ctx: Context) -> Scores:
+    if not isinstance(ctx.model, nn.Module):
+        raise TypeError("eMPRT needs a torch.nn.Module")
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, **ctx.options}
+    result = efficient_model_randomization(ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target,
+                                           method_options=ctx.spec.options, attribution=ctx.attribution, **opts)
+    out = Scores(raw={"emprt": result})
+    scores = {"complexity_rise": result.scores, "entropy": result.original_entropy,
+              "random_entropy": result.random_entropy}
+    for name, values in scores.items():
+        out.add(name, values)
+    return out
+
+
+@register_metric("smprt", options=(smooth_model_randomization,))
+def _smprt(ctx: Context) -> Scores:
+    if not isinstance(ctx.model, nn.Module):
+        raise TypeError("sMPRT needs a torch.nn.Module")
+    opts = {"batch_size": ctx.batch_size, "seeds": (ctx.seed,), "progress": False, **ctx.options}
+    result = smooth_model_randomization(ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target,
+                                        method_options=ctx.spec.options, **opts)
+    return _layer_scores(Scores(raw={"smprt": result}), result)
 
 
 @register_metric("class_sensitivity", options=(class_sensitivity,))
