@@ -18,7 +18,9 @@ One call runs a chosen set of metrics for several methods:
 
 Faithfulness
     :func:`pixel_flipping`, :func:`region_perturbation`, :func:`faithfulness_correlation`,
-    :func:`sensitivity_n`, :func:`road` (remove and debias: noisy linear imputation);
+    :func:`sensitivity_n`, :func:`road` (remove and debias: noisy linear imputation),
+    :func:`relevance_gain` (the symmetric relevance gain) and :func:`ranking_stability`
+    (do removal strategies rank methods alike? Kendall's tau);
     removal by :class:`Constant`, :class:`Blur`, :class:`Inpaint`
     (biharmonic, scikit-image), :class:`Uniform` noise or the expectation over a
     :class:`~xaikit.perturbation.Background` set (:mod:`xaikit.perturbation.removal`, the
@@ -88,6 +90,12 @@ from xaikit.evaluate.registry import (
     register_metric,
     unregister_metric,
 )
+from xaikit.evaluate.relevance_gain import (
+    RankingStability,
+    RelevanceGain,
+    ranking_stability,
+    relevance_gain,
+)
 from xaikit.evaluate.revisited import (
     EfficientRandomizationResult,
     efficient_model_randomization,
@@ -135,6 +143,8 @@ __all__ = [
     "InvarianceResult",
     "MethodSpec",
     "RandomizationResult",
+    "RankingStability",
+    "RelevanceGain",
     "Removal",
     "RoadResult",
     "Scores",
@@ -170,9 +180,11 @@ __all__ = [
     "randomizable_layers",
     "randomized_models",
     "rank",
+    "ranking_stability",
     "region_perturbation",
     "register_metric",
     "reinitialize",
+    "relevance_gain",
     "relevance_mass_accuracy",
     "relevance_rank_accuracy",
     "road",

@@ -34,6 +34,7 @@ from xaikit.evaluate.randomization import (
     model_randomization,
 )
 from xaikit.evaluate.registry import Context, Metric, Scores, get_metric, register_metric
+from xaikit.evaluate.relevance_gain import relevance_gain
 from xaikit.evaluate.revisited import efficient_model_randomization, smooth_model_randomization
 from xaikit.evaluate.road import road
 from xaikit.evaluate.runtime import explanation_rate
@@ -89,6 +90,15 @@ def _road(ctx: Context) -> Scores:
     out.add("auc_morf", result.morf.auc)
     out.add("auc_lerf", result.lerf.auc)
     out.add("gap", result.gap)
+    return out
+
+
+@register_metric("relevance_gain", options=(relevance_gain,))
+def _relevance_gain(ctx: Context) -> Scores:
+    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
+    result = relevance_gain(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    out = Scores(raw={"relevance_gain": result})
+    out.add("srg", result.srg)
     return out
 
 
