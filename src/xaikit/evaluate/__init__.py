@@ -39,7 +39,8 @@ Localization
     :func:`outside_inside_ratio`, :func:`segmentation_scores`.
 Axioms
     :func:`completeness_gap`, :func:`implementation_invariance`, :func:`input_invariance`,
-    :func:`continuity`.
+    :func:`continuity`; :func:`shapley_axioms` (efficiency, symmetry, dummy, linearity and
+    monotonicity on constructed games, for any method).
 Runtime
     :func:`explanation_rate`.
 """
@@ -105,6 +106,7 @@ from xaikit.evaluate.revisited import (
 from xaikit.evaluate.road import ROAD_FRACTIONS, RoadResult, road
 from xaikit.evaluate.runner import DEFAULT_METRICS, EvaluationResult, evaluate
 from xaikit.evaluate.runtime import explanation_rate
+from xaikit.evaluate.shapley_axioms import AXIOMS, axiom_table, shapley_axioms
 from xaikit.evaluate.similarity import (
     SIMILARITIES,
     hog_similarity,
@@ -126,6 +128,7 @@ from xaikit.perturbation.removal import (
 )
 
 __all__ = [
+    "AXIOMS",
     "DEFAULT_METRICS",
     "METRICS",
     "ROAD_FRACTIONS",
@@ -153,6 +156,7 @@ __all__ = [
     "Uniform",
     "absorb_input_shift",
     "as_removal",
+    "axiom_table",
     "class_sensitivity",
     "completeness_gap",
     "continuity",
@@ -191,6 +195,7 @@ __all__ = [
     "scale_unit",
     "segmentation_scores",
     "sensitivity_n",
+    "shapley_axioms",
     "smooth_model_randomization",
     "spearman",
     "ssim",

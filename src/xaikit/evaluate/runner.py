@@ -38,6 +38,7 @@ from xaikit.evaluate.relevance_gain import relevance_gain
 from xaikit.evaluate.revisited import efficient_model_randomization, smooth_model_randomization
 from xaikit.evaluate.road import road
 from xaikit.evaluate.runtime import explanation_rate
+from xaikit.evaluate.shapley_axioms import shapley_axioms
 from xaikit.evaluate.specs import MethodsLike, method_specs
 from xaikit.utils.options import accepts_old_names, check_options
 from xaikit.utils.progress_bars import progress as progress_bar
@@ -171,6 +172,17 @@ def _smprt(ctx: Context) -> Scores:
     result = smooth_model_randomization(ctx.model, ctx.x, ctx.spec.method, ctx.fixed_target,
                                         method_options=ctx.spec.options, **opts)
     return _layer_scores(Scores(raw={"smprt": result}), result)
+
+
+@register_metric("shapley_axioms", options=(shapley_axioms,))
+def _shapley_axioms(ctx: Context) -> Scores:
+    """The method on the axiom games (independent of the inputs evaluated)."""
+    opts = {"seed": ctx.seed, **ctx.options}
+    table = shapley_axioms(ctx.spec.method, ctx.spec.options, **opts)
+    out = Scores(raw={"shapley_axioms": table})
+    for axiom, error in zip(table["axiom"], table["error"], strict=True):
+        out.add("error", error, detail=axiom)
+    return out
 
 
 @register_metric("class_sensitivity", options=(class_sensitivity,))
