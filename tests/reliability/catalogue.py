@@ -30,6 +30,7 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "deeplift": {},
     "deepshap": {"baselines": "background"},
     "excitation_backprop": {},
+    "extremal_perturbation": {"cells": 2, "iterations": 4},
     "expected_gradients": {"baselines": "background", "samples": 8},
     "grad_cam": {},
     "grad_cam_plus_plus": {},
@@ -40,6 +41,7 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "kernel_shap": {"samples": 64, "progress": False},
     "lime": {"samples": 64, "progress": False},
     "lrp": {"composite": "epsilon"},
+    "meaningful_perturbation": {"cells": 2, "iterations": 4},
     "noise_tunnel": {"samples": 4},
     "occlusion": {"progress": False},
     "rap": {},
@@ -55,7 +57,8 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 #: Methods that explain convolutional feature maps (the catalogue gives them a CNN).
-NEEDS_CONV = frozenset({"grad_cam", "grad_cam_plus_plus", "guided_grad_cam"})
+NEEDS_CONV = frozenset({"grad_cam", "grad_cam_plus_plus", "guided_grad_cam", "meaningful_perturbation",
+                        "extremal_perturbation"})
 #: Methods that read attention weights (the catalogue gives them a small self-attention model).
 NEEDS_ATTENTION = frozenset({"attention_rollout", "gradient_weighted_attention"})
 

@@ -110,6 +110,8 @@ DIGITS_OPTIONS: dict[str, dict[str, Any]] = {
     "kernel_shap": {"groups": _patches(2), "samples": 1000},
     "lime": {"groups": _patches(2), "samples": 1000},
     "rise": {"masks": 2000, "cells": 4},
+    "meaningful_perturbation": {"cells": 4, "iterations": 150, "removal": 0.0},
+    "extremal_perturbation": {"cells": 4, "area": 0.2, "iterations": 150, "removal": 0.0},
 }
 
 #: Fewer samples in ``--quick`` runs.
@@ -121,6 +123,8 @@ QUICK_OPTIONS: dict[str, dict[str, Any]] = {
     "lime": {"samples": 300},
     "noise_tunnel": {"samples": 10},
     "rise": {"masks": 500},
+    "meaningful_perturbation": {"iterations": 60},
+    "extremal_perturbation": {"iterations": 60},
 }
 
 #: Reference data for methods that accept these options and would otherwise need them.

@@ -7,7 +7,9 @@ Registered methods (use with :func:`xaikit.explain`):
 - ``"shapley_sampling"``: permutation sampling (ApproShapley) with antithetic pairs;
 - ``"kernel_shap"``: KernelSHAP, Shapley-kernel weighted regression on coalitions;
 - ``"lime"``: kernel-weighted ridge surrogate on feature groups;
-- ``"rise"``: RISE, the output averaged over random smooth masks (:class:`RISE`, :class:`MaskSampler`).
+- ``"rise"``: RISE, the output averaged over random smooth masks (:class:`RISE`, :class:`MaskSampler`);
+- ``"meaningful_perturbation"``, ``"extremal_perturbation"``: optimized masks, the smallest
+  deletion that destroys the class and the region of a given area that keeps it.
 
 All take a ``baseline`` (:class:`Background` for a reference data set, or any
 :class:`Removal`: :class:`Constant`, :class:`Blur`, :class:`Inpaint`, :class:`Uniform`, :class:`NoisyLinear`,
@@ -35,6 +37,7 @@ from xaikit.perturbation.groups import (
 from xaikit.perturbation.imputation import linear_imputation
 from xaikit.perturbation.kernel_shap import KernelShap
 from xaikit.perturbation.lime import Lime
+from xaikit.perturbation.mask_optimization import ExtremalPerturbation, MeaningfulPerturbation
 from xaikit.perturbation.maximization import MaximizationResult, activation_maximization
 from xaikit.perturbation.occlusion import Occlusion
 from xaikit.perturbation.priors import GaussianMixturePrior, GaussianPrior
@@ -48,6 +51,7 @@ __all__ = [
     "Blur",
     "ColumnGroups",
     "Constant",
+    "ExtremalPerturbation",
     "FeatureGroups",
     "GaussianMixturePrior",
     "GaussianPrior",
@@ -56,6 +60,7 @@ __all__ = [
     "Lime",
     "MaskSampler",
     "MaximizationResult",
+    "MeaningfulPerturbation",
     "NoisyLinear",
     "Occlusion",
     "Patches",
