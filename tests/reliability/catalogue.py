@@ -44,6 +44,8 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "meaningful_perturbation": {"cells": 2, "iterations": 4},
     "noise_tunnel": {"samples": 4},
     "occlusion": {"progress": False},
+    "prediction_difference": {"data": torch.rand(6, 1, 6, 6, dtype=DT, generator=torch.Generator().manual_seed(0)),
+                              "window": 2, "samples": 3, "padding": 1, "progress": False},
     "rap": {},
     "rectgrad": {},
     "rise": {"masks": 16, "cells": 2, "progress": False},
@@ -58,7 +60,7 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
 
 #: Methods that explain convolutional feature maps (the catalogue gives them a CNN).
 NEEDS_CONV = frozenset({"grad_cam", "grad_cam_plus_plus", "guided_grad_cam", "meaningful_perturbation",
-                        "extremal_perturbation"})
+                        "extremal_perturbation", "prediction_difference"})
 #: Methods that read attention weights (the catalogue gives them a small self-attention model).
 NEEDS_ATTENTION = frozenset({"attention_rollout", "gradient_weighted_attention"})
 

@@ -110,6 +110,7 @@ DIGITS_OPTIONS: dict[str, dict[str, Any]] = {
     "kernel_shap": {"groups": _patches(2), "samples": 1000},
     "lime": {"groups": _patches(2), "samples": 1000},
     "rise": {"masks": 2000, "cells": 4},
+    "prediction_difference": {"window": 2, "padding": 1},
     "meaningful_perturbation": {"cells": 4, "iterations": 150, "removal": 0.0},
     "extremal_perturbation": {"cells": 4, "area": 0.2, "iterations": 150, "removal": 0.0},
 }
@@ -128,7 +129,7 @@ QUICK_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 #: Reference data for methods that accept these options and would otherwise need them.
-DATA_OPTIONS: dict[str, Any] = {"baselines": BACKGROUND, "background": BACKGROUND}
+DATA_OPTIONS: dict[str, Any] = {"baselines": BACKGROUND, "background": BACKGROUND, "data": BACKGROUND}
 
 #: Values for required options with these names (methods needing others are skipped).
 REQUIRED_FILLERS: dict[str, Any] = {
@@ -137,6 +138,7 @@ REQUIRED_FILLERS: dict[str, Any] = {
     "target_layer": LAST_CONV,
     "baselines": BACKGROUND,
     "background": BACKGROUND,
+    "data": BACKGROUND,
 }
 
 

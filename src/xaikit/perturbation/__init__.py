@@ -8,6 +8,8 @@ Registered methods (use with :func:`xaikit.explain`):
 - ``"kernel_shap"``: KernelSHAP, Shapley-kernel weighted regression on coalitions;
 - ``"lime"``: kernel-weighted ridge surrogate on feature groups;
 - ``"rise"``: RISE, the output averaged over random smooth masks (:class:`RISE`, :class:`MaskSampler`);
+- ``"prediction_difference"``: prediction difference analysis, windows replaced by draws
+  from the data (marginal, or conditional on their surroundings: CPDA), in weight of evidence;
 - ``"meaningful_perturbation"``, ``"extremal_perturbation"``: optimized masks, the smallest
   deletion that destroys the class and the region of a given area that keeps it.
 
@@ -26,6 +28,7 @@ perturbed inputs mixing samples, so it must act row by row.
 """
 
 from xaikit.perturbation.baseline import Background
+from xaikit.perturbation.conditional import ConditionalGaussian
 from xaikit.perturbation.groups import (
     ColumnGroups,
     FeatureGroups,
@@ -40,6 +43,7 @@ from xaikit.perturbation.lime import Lime
 from xaikit.perturbation.mask_optimization import ExtremalPerturbation, MeaningfulPerturbation
 from xaikit.perturbation.maximization import MaximizationResult, activation_maximization
 from xaikit.perturbation.occlusion import Occlusion
+from xaikit.perturbation.prediction_difference import PredictionDifference
 from xaikit.perturbation.priors import GaussianMixturePrior, GaussianPrior
 from xaikit.perturbation.removal import Blur, Constant, Inpaint, NoisyLinear, Removal, Uniform
 from xaikit.perturbation.rise import RISE, MaskSampler
@@ -50,6 +54,7 @@ __all__ = [
     "Background",
     "Blur",
     "ColumnGroups",
+    "ConditionalGaussian",
     "Constant",
     "ExtremalPerturbation",
     "FeatureGroups",
@@ -64,6 +69,7 @@ __all__ = [
     "NoisyLinear",
     "Occlusion",
     "Patches",
+    "PredictionDifference",
     "Removal",
     "ShapleySampling",
     "ShapleyValues",

@@ -220,7 +220,13 @@ class Occlusion(Explainer):
             extras["coverage"] = coverage
         extras["patches"] = per_sample
         row_wise = set(extras) - {"coverage"}  # coverage is the batch's, shaped like one input
-        return Attribution(attribution.to(inputs.dtype), value - empty, resolved, extras, empty, row_wise)
+        output = self._differences(value, empty)
+        return Attribution(attribution.to(inputs.dtype), output, resolved, extras, empty, row_wise)
+
+    def _differences(self, value: Tensor, masked: Tensor) -> Tensor:
+        """What removing features changed: ``f(x) - f(x without them)`` (prediction difference analysis
+        measures it in weight of evidence instead)."""
+        return value - masked
 
     def _patches(self, game: MaskedForward, inputs: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         n, shape = inputs.shape[0], tuple(inputs.shape[1:])
@@ -230,7 +236,7 @@ class Occlusion(Explainer):
         sample_ids = torch.arange(n, device=device).repeat_interleave(total)
         patch_ids = torch.arange(total, device=device).repeat(n)
         values = game.values(sample_ids, lambda rows: grid.inside(patch_ids[rows])).to("cpu", torch.float64)
-        drops = value.cpu().double()[sample_ids.cpu()] - values
+        drops = self._differences(value.cpu().double()[sample_ids.cpu()], values)
         precise = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         summed = torch.zeros((n, *grid.mask_shape), dtype=precise, device=device)
         for rows in iter_batches(len(sample_ids), 4096):
@@ -255,6 +261,6 @@ class Occlusion(Explainer):
 
         values = game.values(sample_ids, removed).to("cpu", torch.float64)
         drops = torch.zeros((len(counts), groups.max_count), dtype=torch.float64)
-        drops[sample_ids.cpu(), group_ids.cpu()] = value.cpu().double()[sample_ids.cpu()] - values
+        drops[sample_ids.cpu(), group_ids.cpu()] = self._differences(value.cpu().double()[sample_ids.cpu()], values)
         attribution = drops.gather(1, labels.cpu()).reshape(inputs.shape).to(device=device, dtype=inputs.dtype)
         return attribution, counts

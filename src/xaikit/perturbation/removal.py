@@ -73,7 +73,8 @@ def replace(x: Tensor, mask: Tensor, fill: Tensor, expectation: bool = False) ->
         is the removed share of each element (``x + mask * (fill - x)``: RISE's soft masks).
     fill : torch.Tensor
         Replacement values of ``x``'s shape (broadcastable), or ``(M, ...)`` rows of one
-        input's shape when ``expectation`` is true.
+        input's shape when ``expectation`` is true (``(B, M, ...)``: rows for each input,
+        as conditional sampling draws them).
     expectation : bool
         Whether ``fill`` holds rows to average over.
 
@@ -82,13 +83,14 @@ def replace(x: Tensor, mask: Tensor, fill: Tensor, expectation: bool = False) ->
     torch.Tensor
         ``x``'s shape; ``(B, M, ...)`` for an expectation: each input completed by every row.
     """
+    rows = fill if not expectation or fill.ndim == x.ndim + 1 else fill[None]
     if mask.is_floating_point():
         share = mask.to(x.dtype)
         if expectation:
-            return x[:, None] + share[:, None] * (fill[None] - x[:, None])
+            return x[:, None] + share[:, None] * (rows - x[:, None])
         return x + share * (fill - x)
     if expectation:
-        return torch.where(mask[:, None], fill[None], x[:, None])
+        return torch.where(mask[:, None], rows, x[:, None])
     return torch.where(mask, fill, x)
 
 
