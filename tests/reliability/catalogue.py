@@ -26,6 +26,7 @@ CLASSES = 3
 METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "contrastive_lrp": {"composite": "epsilon"},
     "crp": {"layer": "fc1", "composite": "epsilon", "per_concept": True},  # its module, in the model at hand
+    "dasp": {},
     "deconvnet": {},
     "deeplift": {},
     "deepshap": {"baselines": "background"},

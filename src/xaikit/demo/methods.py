@@ -74,6 +74,7 @@ LRP_RUNS: tuple[MethodRun, ...] = (
 NOT_PER_INPUT: dict[str, str] = {
     "lrp": "run above with three composites",
     "activation_maximization": "a global explanation (one synthesized input per class), not a per-digit heatmap",
+    "dasp": "tabular inputs and dense ReLU networks only (the digits CNN has convolutions)",
 }
 
 

@@ -8,6 +8,7 @@ Registered methods (use with :func:`xaikit.explain`):
 - ``"kernel_shap"``: KernelSHAP, Shapley-kernel weighted regression on coalitions;
 - ``"lime"``: kernel-weighted ridge surrogate on feature groups;
 - ``"rise"``: RISE, the output averaged over random smooth masks (:class:`RISE`, :class:`MaskSampler`);
+- ``"dasp"``: deep approximate Shapley propagation (means and variances through dense ReLU networks);
 - ``"prediction_difference"``: prediction difference analysis, windows replaced by draws
   from the data (marginal, or conditional on their surroundings: CPDA), in weight of evidence;
 - ``"meaningful_perturbation"``, ``"extremal_perturbation"``: optimized masks, the smallest
@@ -29,6 +30,7 @@ perturbed inputs mixing samples, so it must act row by row.
 
 from xaikit.perturbation.baseline import Background
 from xaikit.perturbation.conditional import ConditionalGaussian
+from xaikit.perturbation.dasp import DASP
 from xaikit.perturbation.groups import (
     ColumnGroups,
     FeatureGroups,
@@ -50,6 +52,7 @@ from xaikit.perturbation.rise import RISE, MaskSampler
 from xaikit.perturbation.shapley import ShapleySampling, ShapleyValues, exact_shapley
 
 __all__ = [
+    "DASP",
     "RISE",
     "Background",
     "Blur",
