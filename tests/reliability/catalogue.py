@@ -45,6 +45,8 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "meaningful_perturbation": {"cells": 2, "iterations": 4},
     "noise_tunnel": {"samples": 4},
     "occlusion": {"progress": False},
+    "pattern_attribution": {"patterns": "patterns"},
+    "pattern_net": {"patterns": "patterns"},
     "prediction_difference": {"data": torch.rand(6, 1, 6, 6, dtype=DT, generator=torch.Generator().manual_seed(0)),
                               "window": 2, "samples": 3, "padding": 1, "progress": False},
     "rap": {},
@@ -199,9 +201,17 @@ def options_for(method: str, x: Tensor) -> dict[str, Any]:
     """The method's catalogue options, with a background set where it needs one."""
     options = dict(METHOD_OPTIONS[method])
     for key, value in options.items():
-        if value == "background":
+        if isinstance(value, str) and value == "background":
             gen = torch.Generator().manual_seed(3)
             options[key] = torch.rand((5, *x.shape[1:]), generator=gen, dtype=DT).to(x.dtype)
+        elif isinstance(value, str) and value == "patterns":  # fitted on the clean model's training-like data
+            from xaikit.gradients import fit_patterns
+
+            gen = torch.Generator().manual_seed(4)
+            with torch.random.fork_rng():  # building the model draws its initial weights from the global state
+                model = clean_model(method)
+            shape = clean_inputs(method).shape[1:]  # the clean model's inputs, whatever the case feeds it
+            options[key] = fit_patterns(model, torch.rand((16, *shape), generator=gen, dtype=DT))
     return options
 
 

@@ -96,6 +96,16 @@ def _patches(size: int) -> FromData:
 
 #: 64 training digits, the background set of methods that average over references.
 BACKGROUND = FromData(lambda data: data.x_train[:64])
+
+
+def _fitted_patterns(data: DigitsData) -> Any:
+    from xaikit.gradients import fit_patterns
+
+    return fit_patterns(data.model, data.x_train)
+
+
+#: PatternNet's and PatternAttribution's signal estimators, fitted on the training digits.
+PATTERNS = FromData(_fitted_patterns)
 LAST_CONV = FromData(lambda data: "features.2")
 
 
@@ -140,6 +150,7 @@ REQUIRED_FILLERS: dict[str, Any] = {
     "baselines": BACKGROUND,
     "background": BACKGROUND,
     "data": BACKGROUND,
+    "patterns": PATTERNS,
 }
 
 

@@ -10,7 +10,9 @@ Importing this package registers the methods under their names (see :func:`xaiki
   activations): ``deconvnet``, ``guided_backprop``, ``rectgrad``;
 - reference methods: ``deeplift`` (Rescale and RevealCancel rules), ``deepshap``, ``rap``;
 - class activation maps on a named layer: ``grad_cam``, ``grad_cam_plus_plus``,
-  ``guided_grad_cam``.
+  ``guided_grad_cam``;
+- signal estimators fitted on training data (:func:`fit_patterns`): ``pattern_net`` and
+  ``pattern_attribution``.
 
 Layer and neuron attributions (functions): :func:`layer_conductance` (and the total
 conductance), :func:`internal_influence`, :func:`neuron_conductance`,
@@ -46,6 +48,7 @@ from xaikit.gradients.neurons import (
     neuron_integrated_gradients,
 )
 from xaikit.gradients.noise_tunnel import NoiseTunnel
+from xaikit.gradients.patterns import PatternAttribution, PatternNet, Patterns, fit_patterns
 from xaikit.gradients.quadrature import Quadrature
 from xaikit.gradients.rap import RAP, RapRule, rap_composite
 from xaikit.gradients.simple import GradientXInput, Saliency
@@ -71,6 +74,9 @@ __all__ = [
     "MaxPoolRule",
     "NeuronOutput",
     "NoiseTunnel",
+    "PatternAttribution",
+    "PatternNet",
+    "Patterns",
     "Quadrature",
     "RapRule",
     "RectGrad",
@@ -81,6 +87,7 @@ __all__ = [
     "SmoothIntegratedGradients",
     "Taylor",
     "deeplift_composite",
+    "fit_patterns",
     "internal_influence",
     "layer_conductance",
     "modified_gradient_composite",
