@@ -79,3 +79,18 @@ def test_bad_options_are_refused() -> None:
                        data=torch.rand(5, 4, dtype=DT))
     with pytest.raises(InputError, match="training samples"):
         xaikit.explain(linear_image_model(0), data, 0, method="pda", data=data[:1])
+
+
+def test_occlusion_with_an_inpainting_fill_sees_no_change_where_the_image_is_predictable() -> None:
+    """Occlusion with biharmonic inpainting (issue 16, item 1): on a linear ramp the inpainted patch is
+    the ramp itself, so a linear model's output does not move, while a zero fill does move it."""
+    from xaikit.perturbation import Inpaint
+
+    rows, columns = torch.meshgrid(torch.arange(8.0, dtype=DT), torch.arange(8.0, dtype=DT), indexing="ij")
+    ramp = (0.1 * rows + 0.05 * columns + 0.2)[None, None]
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2)).to(DT).eval()
+    inpainted = xaikit.explain(model, ramp, 0, method="occlusion", patch=2, stride=2, baseline=Inpaint())
+    zeros = xaikit.explain(model, ramp, 0, method="occlusion", patch=2, stride=2)
+    interior = (slice(None), slice(None), slice(2, 6), slice(2, 6))  # patches away from the border
+    assert float(inpainted.attribution[interior].abs().max()) < 1e-6 * float(zeros.attribution[interior].abs().max())
