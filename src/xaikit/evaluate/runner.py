@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,14 +79,19 @@ def _region_perturbation(ctx: Context) -> Scores:
     return _pixel_flipping(Context(**{**ctx.__dict__, "options": options}))
 
 
+def _on_attribution(ctx: Context, metric: Callable[..., Any]) -> Any:
+    """``metric(model, x, attribution, target, ...)`` with the run's batch size and seed, quietly, and the options."""
+    options = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
+    return metric(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **options)
+
+
 @register_metric("road", options=(road,))
 def _road(ctx: Context) -> Scores:
     out = Scores()
     if ctx.x.ndim < 3:  # tabular: no neighbours to impute from; one NaN row says why
         out.add("gap", float("nan"), detail="not applicable: ROAD imputes from neighbours (series, images)")
         return out
-    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
-    result = road(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    result = _on_attribution(ctx, road)
     out.raw["road"] = result
     out.add("auc_morf", result.morf.auc)
     out.add("auc_lerf", result.lerf.auc)
@@ -96,8 +101,7 @@ def _road(ctx: Context) -> Scores:
 
 @register_metric("relevance_gain", options=(relevance_gain,))
 def _relevance_gain(ctx: Context) -> Scores:
-    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
-    result = relevance_gain(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    result = _on_attribution(ctx, relevance_gain)
     out = Scores(raw={"relevance_gain": result})
     out.add("srg", result.srg)
     return out
@@ -105,8 +109,7 @@ def _relevance_gain(ctx: Context) -> Scores:
 
 @register_metric("faithfulness_correlation", options=(faithfulness_correlation,))
 def _faithfulness_correlation(ctx: Context) -> Scores:
-    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
-    result = faithfulness_correlation(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    result = _on_attribution(ctx, faithfulness_correlation)
     out = Scores(raw={"subsets": result})
     out.add("correlation", result.correlation)
     return out
@@ -114,8 +117,7 @@ def _faithfulness_correlation(ctx: Context) -> Scores:
 
 @register_metric("sensitivity_n", options=(sensitivity_n,))
 def _sensitivity_n(ctx: Context) -> Scores:
-    opts = {"batch_size": ctx.batch_size, "seed": ctx.seed, "progress": False, **ctx.options}
-    result = sensitivity_n(ctx.model, ctx.x, ctx.attribution, ctx.fixed_target, **opts)
+    result = _on_attribution(ctx, sensitivity_n)
     out = Scores(raw={"sensitivity_n": result})
     for k, n in enumerate(result.n):
         out.add("correlation", result.correlation[k], detail=f"n={n}")
