@@ -125,10 +125,10 @@ def main() -> None:
                                   display_progressbar=False)
             _, quantus_seconds = timed(lambda: metric(model, x.numpy(), y.numpy(), a_batch=heatmaps.numpy(),
                                                       device="cpu", channel_first=True))
-        _, morf_only = timed(lambda: road(model, x, heatmaps, y, progress=False))
+        _, with_noise = timed(lambda: road(model, x, heatmaps, y, progress=False))
         print(f"| Quantus 0.6 `ROAD` (MoRF only) | {quantus_seconds:.2f} | {quantus_seconds / fast:.1f} |")
-        print(f"(with ROAD's noise on: xaikit {morf_only:.2f} s for both orders; Quantus does MoRF only, so "
-              f"per order it takes {2 * quantus_seconds / morf_only:.1f}x xaikit's time)")
+        print(f"(with ROAD's noise on: xaikit {with_noise:.2f} s for both orders; Quantus does MoRF only, so "
+              f"per order it takes {2 * quantus_seconds / with_noise:.1f}x xaikit's time)")
     except Exception as error:  # a peer's failure is reported, not fatal
         print(f"| Quantus 0.6 `ROAD` | failed: {type(error).__name__}: {str(error)[:80]} | |")
     print(f"(xaikit and the loop agree to {agree:.1e} on the curves)")

@@ -49,3 +49,12 @@ def test_integrated_gradients_is_efficient_up_to_its_quadrature() -> None:
 def test_too_few_features_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 4 features"):
         shapley_axioms("saliency", features=3)
+
+
+def test_the_axiom_table_has_one_row_per_method_of_the_same_errors() -> None:
+    from xaikit.evaluate import axiom_table
+
+    table = axiom_table({"exact": "shapley", "gradient": "saliency"})
+    assert list(table.columns) == list(AXIOMS) and list(table.index) == ["exact", "gradient"]
+    single = shapley_axioms("saliency").set_index("axiom")["error"]
+    assert table.loc["gradient"].to_dict() == pytest.approx(single.to_dict())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from xaikit.core.registry import get_method, make_method, methods
-from xaikit.demo.context import DigitsData
+from xaikit.demo.context import DemoContext, DigitsData
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -221,3 +221,14 @@ def describe_options(options: dict[str, Any]) -> str:
         text = f"tensor{tuple(shape)}" if shape is not None else repr(value)
         parts.append(f"{key}={text}")
     return ", ".join(parts)
+
+
+def chosen_runs(
+    context: DemoContext, names: tuple[str, ...], lrp: tuple[MethodRun, ...], desc: str
+) -> Iterator[MethodRun]:
+    """The LRP runs ``lrp``, then the planned runs of the registered ``names``, under a progress bar."""
+    from xaikit.utils import progress
+
+    planned, _ = plan_runs(context.digits(), quick=context.quick)
+    chosen = {run.method: run for run in planned if run.method in names}
+    return progress([*lrp, *(chosen[n] for n in names if n in chosen)], desc=desc, enabled=context.progress)

@@ -117,6 +117,11 @@ class LayerTaps:
             handle.remove()
         self._handles.clear()
 
+    def _check_ran(self) -> None:
+        missing = [name for name in self.modules if name not in self.outputs]
+        if missing:
+            raise ModelError(f"layer(s) {missing} did not run in the forward pass")
+
     def unmodified_outputs(self) -> list[Tensor]:
         """The captured outputs, in the order of the names, for plain autograd (no engine).
 
@@ -126,9 +131,7 @@ class LayerTaps:
             If a layer did not run, or a later operation changed its output in place (its
             gradient would then be that of the changed tensor).
         """
-        missing = [name for name in self.modules if name not in self.outputs]
-        if missing:
-            raise ModelError(f"layer(s) {missing} did not run in the forward pass")
+        self._check_ran()
         changed = [name for name in self.modules if self.outputs[name]._version != self._versions[name]]
         if changed:
             raise ModelError(
@@ -140,9 +143,7 @@ class LayerTaps:
 
     def graphs(self, prop: Propagation) -> list[Tensor]:
         """The propagation graph each tapped output took part in, in the order of the names."""
-        missing = [name for name in self.modules if name not in self.outputs]
-        if missing:
-            raise ModelError(f"layer(s) {missing} did not run in the forward pass")
+        self._check_ran()
         graphs = []
         for name in self.modules:
             output = self.outputs[name]

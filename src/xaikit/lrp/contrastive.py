@@ -99,7 +99,7 @@ class _TargetAndDual(Explainer):
             raise InputError(f"{self.name} explains one class per sample; pass class indices as the target")
         explained = resolved.select(values)
         activation = taps.values(prop)[name + INPUT_SUFFIX]
-        weight = top.weight.detach()[resolved.index.to(weight_device(top))].to(activation)  # (N, D)
+        weight = top.weight.detach()[resolved.index.to(top.weight.device)].to(activation)  # (N, D)
         contributions = activation * weight.view(len(inputs), *([1] * (activation.ndim - 2)), -1)
         towards, against = split_shares(contributions)
         share = towards - against if self.contrastive else towards
@@ -120,13 +120,9 @@ class _TargetAndDual(Explainer):
             "top_relevance": start.detach(),
             **{LAYER_PREFIX + k: v for k, v in layer_relevance.items()},
         }
-        return Attribution(attribution=relevance, output=self._start(explained).detach() * (not self.contrastive),
-                           target=resolved, extras=extras)
-
-
-def weight_device(module: nn.Linear) -> torch.device:
-    """The device of a layer's weight (target indices are moved there)."""
-    return module.weight.device
+        # what is handed down: the start relevance, or nothing net for a contrast (class minus dual)
+        handed_down = torch.zeros_like(explained) if self.contrastive else self._start(explained)
+        return Attribution(attribution=relevance, output=handed_down.detach(), target=resolved, extras=extras)
 
 
 #: Excitation backprop's rules below the output layer: marginal winning probabilities are

@@ -39,6 +39,16 @@ __all__ = ["RISE", "MaskSampler"]
 RENDER_CHUNK = 256
 
 
+def check_mask_options(count: int, cells: int, probability: float) -> None:
+    """Refuse a mask count or a grid size that is not a positive integer, or a keep probability outside (0, 1)."""
+    if not isinstance(count, int) or count < 1:
+        raise InputError(f"masks must be a positive integer, got {count!r}")
+    if not 0.0 < probability < 1.0:
+        raise InputError(f"probability must be strictly between 0 and 1, got {probability!r}")
+    if not isinstance(cells, int) or cells < 1:
+        raise InputError(f"cells must be a positive integer, got {cells!r}")
+
+
 class MaskSampler:
     """The random masks of one RISE run, drawn once (the coarse grids and shifts) and
     rendered at full resolution on demand.
@@ -60,12 +70,7 @@ class MaskSampler:
 
     def __init__(self, count: int, shape: Sequence[int], cells: int, probability: float,
                  seed: int | torch.Generator | None) -> None:
-        if not isinstance(count, int) or count < 1:
-            raise InputError(f"masks must be a positive integer, got {count!r}")
-        if not 0.0 < probability < 1.0:
-            raise InputError(f"probability must be strictly between 0 and 1, got {probability!r}")
-        if not isinstance(cells, int) or cells < 1:
-            raise InputError(f"cells must be a positive integer, got {cells!r}")
+        check_mask_options(count, cells, probability)
         self.count, self.shape, self.cells, self.probability = count, tuple(shape), cells, probability
         self.spatial = tuple(self.shape[1:]) if len(self.shape) in (2, 3) else ()
         if len(self.shape) > 3:
@@ -131,9 +136,7 @@ class RISE(Explainer):
     def __init__(self, masks: int = 4000, cells: int = 7, probability: float = 0.5, baseline: BaselineLike = None,
                  seed: int | torch.Generator | None = 0, batch_size: int | None = None,
                  progress: bool | None = None) -> None:
-        MaskSampler(1, (1,), cells, probability, 0)  # checks the options now
-        if not isinstance(masks, int) or masks < 1:
-            raise InputError(f"masks must be a positive integer, got {masks!r}")
+        check_mask_options(masks, cells, probability)
         self.masks, self.cells, self.probability = masks, cells, probability
         self.baseline, self.seed = baseline, seed
         self.batch_size = check_batch_size(batch_size)

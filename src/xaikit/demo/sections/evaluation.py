@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from xaikit.demo.context import DemoContext
-from xaikit.demo.methods import LRP_RUNS, MethodRun, plan_runs
+from xaikit.demo.methods import LRP_RUNS, MethodRun, chosen_runs
 from xaikit.demo.registry import SkipSection, register_section
 from xaikit.report import Section
 
@@ -38,17 +37,6 @@ integrated gradients) inherit the input's structure in magnitude; Adebayo et al.
 the same effect. The signed comparison is in xaikit.evaluate (similarities='ssim')."""
 
 
-def _runs(
-    context: DemoContext, names: tuple[str, ...], lrp: tuple[MethodRun, ...], desc: str
-) -> Iterator[MethodRun]:
-    """The LRP runs ``lrp``, then the planned runs of the registered ``names``, under a progress bar."""
-    from xaikit.utils import progress
-
-    planned, _ = plan_runs(context.digits(), quick=context.quick)
-    chosen = {run.method: run for run in planned if run.method in names}
-    return progress([*lrp, *(chosen[n] for n in names if n in chosen)], desc=desc, enabled=context.progress)
-
-
 @register_section("pixel-flipping", FLIPPING_TITLE, order=20, requires=("xaikit.evaluate:pixel_flipping",))
 def pixel_flipping_section(context: DemoContext) -> Section:
     """Remove the most relevant pixels first; faithful heatmaps make the output drop fast."""
@@ -60,7 +48,7 @@ def pixel_flipping_section(context: DemoContext) -> Section:
     curves: dict[str, np.ndarray] = {}
     rows: list[dict[str, Any]] = []
     fractions = None
-    for run in _runs(context, FLIPPING_METHODS, LRP_RUNS[:2], "pixel-flipping"):
+    for run in chosen_runs(context, FLIPPING_METHODS, LRP_RUNS[:2], "pixel-flipping"):
         explanation = run.explain(data.model, x, y)
         result = pixel_flipping(data.model, x, explanation, y, order="morf", step=2, removal="constant",
                                 progress=False)
@@ -123,7 +111,7 @@ def randomization_section(context: DemoContext) -> Section:
     ssim: dict[str, np.ndarray] = {}
     spearman: dict[str, np.ndarray] = {}
     layers: list[str] = []
-    for run in _runs(context, RANDOMIZATION_METHODS, lrp, "randomization"):
+    for run in chosen_runs(context, RANDOMIZATION_METHODS, lrp, "randomization"):
         result = model_randomization(data.model, x, run.method, y, order="top_down",
                                      similarities=("ssim_abs", "spearman_abs"), seeds=(context.seed,),
                                      method_options=run.options, progress=False)

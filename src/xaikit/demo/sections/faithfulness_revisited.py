@@ -8,9 +8,8 @@ from typing import Any
 import pandas as pd
 
 from xaikit.demo.context import DemoContext
-from xaikit.demo.methods import LRP_RUNS, MethodRun
+from xaikit.demo.methods import LRP_RUNS, MethodRun, chosen_runs
 from xaikit.demo.registry import register_section
-from xaikit.demo.sections.evaluation import _runs
 from xaikit.report import Section
 
 TITLE = "Evaluation revisited: ROAD, relevance gain across removals, eMPRT"
@@ -36,7 +35,7 @@ def _explanations(context: DemoContext, x: Any, y: Any) -> tuple[dict[str, Any],
     import torch
 
     data = context.digits()
-    runs = {run.label: run for run in _runs(context, METHODS, LRP_RUNS[:1], "evaluation revisited")}
+    runs = {run.label: run for run in chosen_runs(context, METHODS, LRP_RUNS[:1], "evaluation revisited")}
     found = {label: run.explain(data.model, x, y).attribution for label, run in runs.items()}
     found["random"] = torch.randn(x.shape, generator=torch.Generator().manual_seed(context.seed))
     return found, runs
