@@ -319,7 +319,7 @@ def test_digits_cnn_corrupt_cache_is_replaced(tmp_path: Path) -> None:
 
     calls: list[int] = []
 
-    def fake_train(seed: int, progress: bool) -> DigitsCNN:
+    def fake_train(seed: int, progress: bool, background: str) -> DigitsCNN:
         calls.append(seed)
         return DigitsCNN()
 

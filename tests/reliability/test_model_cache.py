@@ -37,7 +37,9 @@ def trainings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     calls: list[str] = []
     for name, (_, attribute, cls) in LOADERS.items():
 
-        def fake(seed: int, progress: bool, name: str = name, cls: type[nn.Module] = cls) -> nn.Module:
+        def fake(
+            seed: int, progress: bool, background: str, name: str = name, cls: type[nn.Module] = cls
+        ) -> nn.Module:
             calls.append(name)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(7)
@@ -166,3 +168,12 @@ def test_a_file_where_the_cache_folder_goes_is_an_error_before_training(
         digits_cnn(cache_dir=cache_dir)
     assert "XAIKIT_CACHE" in str(caught.value)
     assert trainings == []
+
+
+def test_the_textured_digits_model_has_its_own_cache_file(tmp_path: Path, trainings: list[str]) -> None:
+    digits_cnn(cache_dir=tmp_path)
+    digits_cnn(cache_dir=tmp_path, background="texture")
+    assert trainings == ["digits_cnn", "digits_cnn"]  # the black model's file does not serve the textured one
+    assert sorted(p.name.split("-v")[0] for p in tmp_path.glob("*.pt")) == ["digits_cnn", "digits_cnn-texture"]
+    with pytest.raises(ValueError, match="background must be one of"):
+        digits_cnn(cache_dir=tmp_path, background="white")

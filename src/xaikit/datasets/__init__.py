@@ -3,6 +3,7 @@
 - :func:`load_wholesale`: the UCI "Wholesale customers" data (440 x 8),
   shipped in ``xaikit/datasets/files`` (see ``ATTRIBUTION.md`` there).
 - :func:`load_texture`: test images bundled with scikit-image.
+- :func:`smooth_noise`: class-free random textures (:mod:`xaikit.datasets.backgrounds`).
 - :func:`digits_with_artefact`, :func:`series_with_artefact`: data with a planted
   "Clever Hans" artefact (:mod:`xaikit.datasets.artefacts`).
 """
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from xaikit.datasets.artefacts import ArtefactData, digits_with_artefact, series_with_artefact
+from xaikit.datasets.backgrounds import smooth_noise
 
 __all__ = [
     "TEXTURES",
@@ -27,6 +29,7 @@ __all__ = [
     "load_texture",
     "load_wholesale",
     "series_with_artefact",
+    "smooth_noise",
 ]
 
 #: The six annual spending columns (monetary units) of the wholesale data.

@@ -19,6 +19,7 @@ One call runs a chosen set of metrics for several methods:
 Faithfulness
     :func:`pixel_flipping`, :func:`region_perturbation`, :func:`faithfulness_correlation`,
     :func:`sensitivity_n`, :func:`road` (remove and debias: noisy linear imputation),
+    :func:`mask_leakage` (ROAD's analysis: does the removal mask alone reveal the class?),
     :func:`relevance_gain` (the symmetric relevance gain) and :func:`ranking_stability`
     (do removal strategies rank methods alike? Kendall's tau);
     removal by :class:`Constant`, :class:`Blur`, :class:`Inpaint`
@@ -67,6 +68,7 @@ from xaikit.evaluate.faithfulness import (
     sensitivity_n,
 )
 from xaikit.evaluate.features import feature_groups
+from xaikit.evaluate.leakage import LeakageResult, mask_leakage
 from xaikit.evaluate.localization import (
     outside_inside_ratio,
     pointing_game,
@@ -144,6 +146,7 @@ __all__ = [
     "FlippingResult",
     "Inpaint",
     "InvarianceResult",
+    "LeakageResult",
     "MethodSpec",
     "RandomizationResult",
     "RankingStability",
@@ -174,6 +177,7 @@ __all__ = [
     "implementation_invariance",
     "input_invariance",
     "jpeg_size",
+    "mask_leakage",
     "method_specs",
     "metric_names",
     "model_randomization",
